@@ -13,9 +13,9 @@ import java.util.Map;
  * <p>Layers register their tensors while the model is built and keep the returned {@link View}; parameters,
  * gradients and optimizer moments are then {@link ParameterBuffer}s with this one layout, so zeroing, clipping, the
  * optimizer step and checkpointing are flat loops, and checkpoint names are the view names. Offsets are in floats and
- * aligned to 16 floats (64 bytes) so vector loads of a row start on a cache line. Tensors registered one after the
- * other are contiguous up to that alignment, which lets a layer fuse matrices that share an input (wq|wk|wv, w1|w3)
- * into one matrix multiply when their row counts keep the alignment.
+ * aligned to 16 floats (64 bytes) so vector loads of a row start on a cache line, except for tensors added with
+ * {@link Builder#addAdjacent}, which start exactly where the previous one ends: a layer uses that to fuse matrices
+ * that share an input (wq|wk|wv, w1|w3) into one matrix multiply while keeping their checkpoint names.
  */
 public final class ParameterLayout {
     /** Alignment of every view's offset, in floats. */
@@ -118,20 +118,30 @@ public final class ParameterLayout {
     public static final class Builder {
         private final List<View> views = new ArrayList<>();
         private final Map<String, View> names = new LinkedHashMap<>();
-        private long next;
+        private long end; // first float after the last view
 
+        /** Adds a tensor at the next 64-byte-aligned offset. */
         public View add(String name, int... shape) {
+            return place(name, (end + ALIGN - 1) / ALIGN * ALIGN, shape);
+        }
+
+        /** Adds a tensor that starts exactly where the previously added one ends (no padding in between). */
+        public View addAdjacent(String name, int... shape) {
+            return place(name, end, shape);
+        }
+
+        private View place(String name, long offset, int[] shape) {
             if (names.containsKey(name)) throw new IllegalArgumentException("parameter registered twice: " + name);
             for (int d : shape) if (d <= 0) throw new IllegalArgumentException("parameter " + name + " has a non-positive dimension " + Arrays.toString(shape));
-            View v = new View(name, next, shape);
+            View v = new View(name, offset, shape);
             views.add(v);
             names.put(name, v);
-            next += (v.size() + ALIGN - 1) / ALIGN * ALIGN;
+            end = offset + v.size();
             return v;
         }
 
         public ParameterLayout build() {
-            return new ParameterLayout(views, next);
+            return new ParameterLayout(views, (end + ALIGN - 1) / ALIGN * ALIGN);
         }
     }
 }

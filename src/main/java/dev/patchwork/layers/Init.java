@@ -1,0 +1,35 @@
+package dev.patchwork.layers;
+
+import dev.patchwork.tensor.ParameterBuffer;
+import dev.patchwork.tensor.ParameterLayout;
+
+import java.util.Random;
+
+/** Parameter initialisation as the reference does it: truncated normals and ones (spec §7). */
+public final class Init {
+    private Init() {}
+
+    /**
+     * Fills {@code v} with samples of N(0, std²) conditioned to lie in [a, b] (torch {@code trunc_normal_}), drawn by
+     * rejection in row-major order from {@code rng}, so a seed gives the same model on every machine.
+     */
+    public static void truncNormal(ParameterBuffer p, ParameterLayout.View v, Random rng, double std, double a, double b) {
+        if (!(std > 0)) throw new IllegalArgumentException("std must be > 0 for " + v.name());
+        for (long i = 0; i < v.size(); i++) {
+            double x;
+            do {
+                x = rng.nextGaussian() * std;
+            } while (x < a || x > b);
+            p.set(v, i, (float) x);
+        }
+    }
+
+    /** Truncated normal at ±3σ. */
+    public static void truncNormal(ParameterBuffer p, ParameterLayout.View v, Random rng, double std) {
+        truncNormal(p, v, rng, std, -3 * std, 3 * std);
+    }
+
+    public static void ones(ParameterBuffer p, ParameterLayout.View v) {
+        for (long i = 0; i < v.size(); i++) p.set(v, i, 1f);
+    }
+}
