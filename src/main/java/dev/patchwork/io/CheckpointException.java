@@ -1,0 +1,28 @@
+package dev.patchwork.io;
+
+import java.nio.file.Path;
+
+/**
+ * A checkpoint or tensor file that cannot be used: missing, truncated, corrupt, or not matching the model.
+ *
+ * <p>The message is one line that names the file and the problem, so a command-line tool can print it as it is;
+ * the underlying I/O or JSON exception, if any, is kept as the cause for debugging.
+ */
+public class CheckpointException extends RuntimeException {
+    private final Path file;
+
+    public CheckpointException(Path file, String problem) {
+        super(file + ": " + problem);
+        this.file = file;
+    }
+
+    public CheckpointException(Path file, String problem, Throwable cause) {
+        super(file + ": " + problem, cause);
+        this.file = file;
+    }
+
+    /** The file or directory the problem is about. */
+    public Path file() {
+        return file;
+    }
+}
