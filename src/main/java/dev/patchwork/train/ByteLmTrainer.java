@@ -152,14 +152,14 @@ public final class ByteLmTrainer {
         long rows = (long) batch * seqLen;
         long perLayer = rows * (14L * c.dim() + 6L * c.ffnHidden() + 2L * c.heads());
         long activations = 4 * (perLayer * c.nLayers() + rows * (4L * c.dim() + 2L * c.vocabSize()));
-        long native = 16 * params;
+        long nativeBytes = 16 * params;
         long heap = Runtime.getRuntime().maxMemory();
         long physical = physicalMemory();
-        if (activations > heap * 0.9 || native + activations > physical * 0.9) {
+        if (activations > heap * 0.9 || nativeBytes + activations > physical * 0.9) {
             throw new PatchworkException(String.format(
                     "this config needs about %.1f GiB (%.1f GiB of parameters, gradients and AdamW moments + %.1f GiB of activations) "
                             + "but %.1f GiB of heap / %.1f GiB of memory are available: reduce batch_size, seq_len, dim or n_layers",
-                    (native + activations) / 1073741824.0, native / 1073741824.0, activations / 1073741824.0,
+                    (nativeBytes + activations) / 1073741824.0, nativeBytes / 1073741824.0, activations / 1073741824.0,
                     heap / 1073741824.0, physical / 1073741824.0));
         }
     }

@@ -4,6 +4,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,12 +22,9 @@ public final class LossPlot {
         System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(900).height(520).title(title)
                 .xAxisTitle("step").yAxisTitle("loss (nats/byte)").build();
-        chart.getStyler().setMarkerSize(0);
-        addSeries(chart, "train", train);
-        if (!eval.isEmpty()) {
-            XYSeries s = addSeries(chart, "held-out", eval);
-            s.setMarkerSize(6);
-        }
+        chart.getStyler().setMarkerSize(6);
+        addSeries(chart, "train", train).setMarker(SeriesMarkers.NONE);
+        if (!eval.isEmpty()) addSeries(chart, "held-out", eval).setMarker(SeriesMarkers.CIRCLE);
         Path tmp = png.resolveSibling(png.getFileName() + ".tmp");
         BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG); // appends ".png"
         Files.move(Path.of(tmp + ".png"), png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
