@@ -228,8 +228,10 @@ public final class CorpusSource {
         return p.getFileName() != null && p.getFileName().toString().startsWith(".");
     }
 
+    /** An entry with a hidden component ({@code .git/x}, {@code __MACOSX/.DS_Store}); {@code ./x} is not hidden. */
     private static boolean isHiddenEntry(String entryName) {
-        for (String part : entryName.split("/")) if (part.startsWith(".")) return true;
+        for (String part : entryName.split("/"))
+            if (part.startsWith(".") && !part.equals(".") && !part.equals("..")) return true;
         return false;
     }
 

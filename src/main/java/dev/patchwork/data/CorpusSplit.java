@@ -1,7 +1,7 @@
 package dev.patchwork.data;
 
 /**
- * A deterministic train/held-out split of a token stream, like nanoGPT's: the first {@code train} tokens train, the
+ * A deterministic train/held-out split of a token stream, like nanoGPT's: tokens {@code [0, trainEnd)} train, the
  * rest {@code [trainEnd, tokens)} are held out for evaluation. The cut is at a token position, not a document
  * boundary, so a single-document corpus splits too.
  *

@@ -51,9 +51,10 @@ class CorpusSourceTest {
     @Test
     void zipEntriesAreDocumentsSortedByNameSkippingFoldersAndHiddenEntries() throws IOException {
         Path z = write(dir.resolve("src.zip"), zip("java.base/", "", "java.base/B.java", "class B {}",
-                "java.base/A.java", "class A {}", "README", "readme", "__x/.DS_Store", "junk"));
+                "java.base/A.java", "class A {}", "README", "readme", "__x/.DS_Store", "junk", "./dot/C.txt", "c"));
         List<TestCorpora.Doc> docs = read(CorpusSource.of(z));
-        assertEquals(List.of("src.zip!/README", "src.zip!/java.base/A.java", "src.zip!/java.base/B.java"),
+        assertEquals(List.of("src.zip!/./dot/C.txt", "src.zip!/README", "src.zip!/java.base/A.java",
+                        "src.zip!/java.base/B.java"),
                 docs.stream().map(TestCorpora.Doc::name).toList());
         assertEquals(List.of("class A {}", "class B {}"),
                 texts(CorpusSource.of(z, CorpusOptions.including(".java"))));
