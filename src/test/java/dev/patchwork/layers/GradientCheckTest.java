@@ -181,9 +181,10 @@ class GradientCheckTest {
             // the case must exercise its mask: under plain causal attention the oracle's output would differ
             boolean[][] plain = OracleMask.causal(ids, B, T, 0, -1);
             att.forward(p, x0, y, B, T, mask, false);
+            OracleParams op = OracleParams.of(p);
             double[] plainOut = NaiveLayers.selfAttention(GradientFixtures.toDouble(x0), B, T, shape,
-                    OracleParams.of(p).get("attention.wq.weight"), OracleParams.of(p).get("attention.wk.weight"),
-                    OracleParams.of(p).get("attention.wv.weight"), OracleParams.of(p).get("attention.wo.weight"), plain);
+                    op.get("attention.wq.weight"), op.get("attention.wk.weight"), op.get("attention.wv.weight"),
+                    op.get("attention.wo.weight"), plain);
             assertFalse(forwardMatches(y, plainOut), name + ": output does not depend on the window/EOS mask");
         }
     }
