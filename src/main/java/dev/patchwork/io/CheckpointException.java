@@ -12,13 +12,23 @@ public class CheckpointException extends RuntimeException {
     private final Path file;
 
     public CheckpointException(Path file, String problem) {
-        super(file + ": " + problem);
+        super(oneLine(file + ": " + problem));
         this.file = file;
     }
 
     public CheckpointException(Path file, String problem, Throwable cause) {
-        super(file + ": " + problem, cause);
+        super(oneLine(file + ": " + problem), cause);
         this.file = file;
+    }
+
+    /** Tensor names come from the file and may hold any character: escape control characters to keep one line. */
+    private static String oneLine(String message) {
+        StringBuilder sb = new StringBuilder(message.length());
+        message.chars().forEach(c -> {
+            if (Character.isISOControl(c)) sb.append(String.format("\\u%04x", c));
+            else sb.append((char) c);
+        });
+        return sb.toString();
     }
 
     /** The file or directory the problem is about. */

@@ -139,7 +139,7 @@ class SafetensorsFuzzTest {
             case 5 -> t.remove(List.of("dtype", "shape", "data_offsets").get(rnd.nextInt(3)));
             case 6 -> t.put(List.of("dtype", "shape", "data_offsets").get(rnd.nextInt(3)), value);
             case 7 -> root.set(name + "2", t.deepCopy()); // a duplicate range under another name
-            case 8 -> root.put(name, rnd.nextBoolean() ? JSON.nullNode() : JSON.getNodeFactory().textNode("x"));
+            case 8 -> root.set(name, rnd.nextBoolean() ? JSON.nullNode() : JSON.getNodeFactory().textNode("x"));
             default -> ((ObjectNode) root.get("__metadata__")).put("format", value); // metadata must be strings
         }
         byte[] header = JSON.writeValueAsBytes(root);

@@ -62,6 +62,7 @@ class SafetensorsValidationTest {
             gap                     | {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}}  | gap of 8 bytes before tensor b
             tail after last tensor  | {"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}                       | 8 bytes after the last tensor
             metadata not an object  | {"__metadata__":[1],"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}}    | __metadata__ is not a JSON object
+            control chars in name   | {"a\\nb\\u0007":{"dtype":"F128","shape":[6],"data_offsets":[0,24]}}        | tensor a\\u000ab\\u0007 has unknown dtype
             metadata value number   | {"__metadata__":{"k":1},"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}} | __metadata__ value for 'k' is not a string
             """)
     void corruptHeadersAreRejectedWithAClearMessage(String what, String header, String fragment) throws IOException {
