@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
                 new SamplingOptions(0.8, 0, 1.0, 1), b -> true).bytes();
         System.out.println(prompt + new String(sample, StandardCharsets.UTF_8));
         System.out.println("----");
-        System.out.println("The run is in " + out + " (config.json, model.safetensors, metrics.jsonl, loss.png). Try next:");
+        System.out.println("The run is in " + out + " (checkpoint/, metrics.jsonl, loss.png). Try next:");
         System.out.println("  ./patchwork generate --model " + out + " --prompt \"" + prompt.strip() + "\" --temperature 0.7");
         System.out.println("  ./patchwork eval --model " + out + " --data <some file>");
         System.out.println("  ./patchwork train --resume --out " + out + "   (after raising steps: see README)");
@@ -113,7 +113,12 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private void clearPreviousRun() throws IOException {
-        for (String f : new String[]{"trainer.json", "model.safetensors", "optimizer.safetensors", "config.json", "metrics.jsonl", "loss.png"})
-            Files.deleteIfExists(out.resolve(f));
+        for (String f : new String[]{"metrics.jsonl", "loss.png"}) Files.deleteIfExists(out.resolve(f));
+        Path checkpoint = out.resolve(dev.patchwork.model.ByteLmCheckpoint.RUN_CHECKPOINT);
+        if (Files.isDirectory(checkpoint)) {
+            try (var files = Files.walk(checkpoint)) {
+                for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ import java.nio.file.Path;
  * <p>The message is one line that names the file and the problem, so a command-line tool can print it as it is;
  * the underlying I/O or JSON exception, if any, is kept as the cause for debugging.
  */
-public class CheckpointException extends RuntimeException {
+public class CheckpointException extends dev.patchwork.util.PatchworkException {
     private final Path file;
 
     public CheckpointException(Path file, String problem) {

@@ -1,48 +1,41 @@
 package dev.patchwork.model;
 
-import dev.patchwork.io.CheckpointException;
-import dev.patchwork.io.Safetensors;
-import dev.patchwork.io.SafetensorsFile;
+import dev.patchwork.io.Checkpoint;
+import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
- * A byte LM on disk: {@code config.json} ({@code {"args": ...}}, the reference hub form) and {@code model.safetensors}
- * (reference tensor names). This is the layout of a Patchwork run directory and of the reference's released entropy
- * model, so both load the same way.
+ * Finds and loads a byte LM on disk: a directory with {@code config.json} ({@code {"args": ...}}, the reference hub
+ * form) and {@code model.safetensors} (reference tensor names). That is the layout of the reference's released entropy
+ * model and of a Patchwork checkpoint; a Patchwork run directory keeps its latest checkpoint in {@code checkpoint/},
+ * so {@code --model RUN} works too.
  */
 public final class ByteLmCheckpoint {
-    public static final String CONFIG = "config.json";
-    public static final String WEIGHTS = "model.safetensors";
+    /** Subdirectory of a run that holds its latest checkpoint. */
+    public static final String RUN_CHECKPOINT = "checkpoint";
 
     private ByteLmCheckpoint() {}
 
-    /** Loads a model; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
-    public static ByteLm load(Path dir) {
+    /** The checkpoint directory {@code dir} names: itself, or a run's {@code checkpoint/}. */
+    public static Path resolve(Path dir) {
         if (!Files.isDirectory(dir)) throw new PatchworkException("model directory not found: " + dir);
-        Path config = dir.resolve(CONFIG), weights = dir.resolve(WEIGHTS);
-        if (!Files.isRegularFile(config))
-            throw new PatchworkException(dir + " has no " + CONFIG + ": is it a Patchwork run or a reference model directory?");
-        if (!Files.isRegularFile(weights))
-            throw new PatchworkException(dir + " has no " + WEIGHTS + " (a run saves it at its first checkpoint)");
-        ByteLmConfig cfg = ByteLmConfig.read(config);
-        ByteLm model = ByteLm.uninitialised(cfg);
-        try (SafetensorsFile f = Safetensors.open(weights)) {
-            f.loadInto(model.parameters());
-        } catch (CheckpointException e) {
-            throw new PatchworkException(e.getMessage(), e);
-        }
-        return model;
+        if (Files.exists(dir.resolve(Checkpoint.CONFIG_FILE))) return dir;
+        Path inRun = dir.resolve(RUN_CHECKPOINT);
+        if (Files.exists(inRun.resolve(Checkpoint.CONFIG_FILE))) return inRun;
+        throw new PatchworkException(dir + " has no config.json (nor " + RUN_CHECKPOINT
+                + "/config.json): is it a Patchwork run or a reference model directory? A run has one after its first checkpoint");
     }
 
-    /** Writes config and weights into {@code dir} (each file atomically). */
-    public static void save(Path dir, ByteLm model, Map<String, String> metadata) throws IOException {
-        Files.createDirectories(dir);
-        dev.patchwork.io.AtomicFiles.writeString(dir.resolve(CONFIG), model.config().toJson());
-        Safetensors.write(dir.resolve(WEIGHTS), model.parameters(), metadata);
+    /** Loads a model; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
+    public static ByteLm load(Path dir) {
+        Path ckpt = resolve(dir);
+        ByteLmConfig cfg = ByteLmConfig.fromJson(Json.readTree(ckpt.resolve(Checkpoint.CONFIG_FILE)),
+                ckpt.resolve(Checkpoint.CONFIG_FILE).toString());
+        ByteLm model = ByteLm.uninitialised(cfg);
+        Checkpoint.loadModel(ckpt, model.parameters());
+        return model;
     }
 }

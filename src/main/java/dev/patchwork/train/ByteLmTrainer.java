@@ -6,10 +6,7 @@ import dev.patchwork.data.Batcher;
 import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusSplit;
 import dev.patchwork.data.EvalWindows;
-import dev.patchwork.io.AtomicFiles;
-import dev.patchwork.io.CheckpointException;
-import dev.patchwork.io.Safetensors;
-import dev.patchwork.io.SafetensorsFile;
+import dev.patchwork.io.Checkpoint;
 import dev.patchwork.model.ByteLm;
 import dev.patchwork.model.ByteLmCheckpoint;
 import dev.patchwork.model.ByteLmConfig;
@@ -22,7 +19,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -32,13 +28,11 @@ import java.util.Map;
  * bit-identically (batches are a pure function of (seed, step), kernels are deterministic for a thread count), and a
  * clean stop on Ctrl-C.
  *
- * <p>Run directory: {@code config.json}, {@code model.safetensors} (what eval/generate load),
- * {@code optimizer.safetensors} and {@code trainer.json} (for resuming), {@code metrics.jsonl}, {@code loss.png},
- * and {@code cache/} (the prepared corpus).
+ * <p>Run directory: {@code checkpoint/} (the latest checkpoint, replaced atomically as a whole: {@code config.json},
+ * {@code model.safetensors}, {@code optimizer.safetensors}, {@code trainer.json}), {@code metrics.jsonl},
+ * {@code loss.png} and {@code cache/} (the prepared corpus). Commands that take {@code --model RUN} find the checkpoint.
  */
 public final class ByteLmTrainer {
-    public static final String TRAINER_STATE = "trainer.json";
-    public static final String OPTIMIZER = "optimizer.safetensors";
     private static final double LN2 = Math.log(2);
 
     /** How a run ended. */
@@ -80,7 +74,7 @@ public final class ByteLmTrainer {
     /** Starts a new run in {@code out}, which must not hold one already. */
     public static ByteLmTrainer start(ByteLmConfig config, TrainSettings settings, ByteCorpus corpus, String dataSource,
                                       Path out, PrintStream log, StopSignal stop) throws IOException {
-        if (Files.exists(out.resolve(TRAINER_STATE)))
+        if (Files.exists(checkpointDir(out)))
             throw new PatchworkException(out + " already holds a training run: continue it with --resume, or choose another --out");
         int seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
         checkFits(config, settings.batchSize(), seqLen);
@@ -95,26 +89,18 @@ public final class ByteLmTrainer {
     /** Reads the settings a run was started with (for {@code --resume}). */
     public static TrainSettings savedSettings(Path out) {
         JsonNode state = readState(out);
-        return Json.bind(state.get("settings"), TrainSettings.class, out.resolve(TRAINER_STATE).toString());
+        return Json.bind(state.get("settings"), TrainSettings.class, checkpointDir(out).resolve(Checkpoint.TRAINER_FILE).toString());
     }
 
     /** Continues the run in {@code out} from its last checkpoint. */
     public static ByteLmTrainer resume(ByteLmCorpusOpener corpusOpener, Path out, PrintStream log, StopSignal stop) throws IOException {
         JsonNode state = readState(out);
-        TrainSettings settings = Json.bind(state.get("settings"), TrainSettings.class, out.resolve(TRAINER_STATE).toString());
+        TrainSettings settings = Json.bind(state.get("settings"), TrainSettings.class, checkpointDir(out).resolve(Checkpoint.TRAINER_FILE).toString());
         long step = state.path("step").asLong(-1);
-        if (step < 0) throw new PatchworkException(out.resolve(TRAINER_STATE) + " has no valid 'step'");
-        ByteLm model = ByteLmCheckpoint.load(out);
+        if (step < 0) throw new PatchworkException(checkpointDir(out).resolve(Checkpoint.TRAINER_FILE) + " has no valid 'step'");
+        ByteLm model = ByteLmCheckpoint.load(checkpointDir(out));
         AdamW opt = new AdamW(model.layout(), settings.beta1(), settings.beta2(), settings.epsilon(), settings.weightDecay());
-        try (SafetensorsFile f = Safetensors.open(out.resolve(OPTIMIZER));
-             SafetensorsFile w = Safetensors.open(out.resolve(ByteLmCheckpoint.WEIGHTS))) {
-            checkStep(w.metadata(), step, ByteLmCheckpoint.WEIGHTS, out);
-            checkStep(f.metadata(), step, OPTIMIZER, out);
-            f.loadInto(opt.firstMoment(), "m.");
-            f.loadInto(opt.secondMoment(), "v.");
-        } catch (CheckpointException e) {
-            throw new PatchworkException(e.getMessage(), e);
-        }
+        Checkpoint.loadOptimizer(checkpointDir(out), opt.firstMoment(), opt.secondMoment());
         opt.restoreSteps(state.path("optimizer_steps").asLong(step));
         String dataSource = state.path("data").asText();
         ByteCorpus corpus = corpusOpener.open(dataSource);
@@ -127,15 +113,12 @@ public final class ByteLmTrainer {
         ByteCorpus open(String savedDataPath) throws IOException;
     }
 
-    private static void checkStep(Map<String, String> metadata, long step, String file, Path out) {
-        String s = metadata.get("step");
-        if (s == null || Long.parseLong(s) != step)
-            throw new PatchworkException("checkpoint in " + out + " is inconsistent: " + file + " is from step " + s
-                    + " but " + TRAINER_STATE + " says " + step + " (the last save was cut short); start a new run or restore a backup");
+    private static Path checkpointDir(Path out) {
+        return out.resolve(ByteLmCheckpoint.RUN_CHECKPOINT);
     }
 
     private static JsonNode readState(Path out) {
-        Path f = out.resolve(TRAINER_STATE);
+        Path f = checkpointDir(out).resolve(Checkpoint.TRAINER_FILE);
         if (!Files.isRegularFile(f))
             throw new PatchworkException("nothing to resume: " + f + " not found (start a run without --resume)");
         JsonNode state = Json.readTree(f);
@@ -274,34 +257,20 @@ public final class ByteLmTrainer {
         return sum / count;
     }
 
-    /**
-     * Saves a checkpoint: every file is first written complete into a staging directory, then the files are renamed
-     * into the run directory one after the other, {@code trainer.json} last, so an interrupted save leaves the previous
-     * checkpoint or a detectably mixed one (each file records its step), never a truncated file.
-     */
+    /** Saves a checkpoint: the whole {@code checkpoint/} directory is built beside the old one, then swapped in. */
     private void save(long step) throws IOException {
-        Path stage = Files.createTempDirectory(out, ".checkpoint-");
-        try {
-            Map<String, String> meta = Map.of("step", Long.toString(step), "format", "patchwork");
-            ByteLmCheckpoint.save(stage, model, meta);
-            Safetensors.writer().addAll(optimizer.firstMoment(), "m.").addAll(optimizer.secondMoment(), "v.")
-                    .metadata(meta).write(stage.resolve(OPTIMIZER));
-            ObjectNode state = Json.MAPPER.createObjectNode();
-            state.put("format", "patchwork-trainer");
-            state.put("version", 1);
-            state.put("step", step);
-            state.put("optimizer_steps", optimizer.steps());
-            state.put("data", dataSource);
-            state.set("settings", Json.MAPPER.valueToTree(settings));
-            AtomicFiles.writeString(stage.resolve(TRAINER_STATE), Json.write(state));
-            for (String f : new String[]{OPTIMIZER, ByteLmCheckpoint.WEIGHTS, ByteLmCheckpoint.CONFIG, TRAINER_STATE})
-                Files.move(stage.resolve(f), out.resolve(f), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            try (var s = Files.list(stage)) {
-                for (Path p : s.toList()) Files.deleteIfExists(p);
-            }
-            Files.deleteIfExists(stage);
-        }
+        ObjectNode state = Json.MAPPER.createObjectNode();
+        state.put("format", "patchwork-trainer");
+        state.put("version", 1);
+        state.put("step", step);
+        state.put("optimizer_steps", optimizer.steps());
+        state.put("data", dataSource);
+        state.set("settings", Json.MAPPER.valueToTree(settings));
+        Checkpoint.builder(config.toJson(), model.parameters())
+                .optimizer(optimizer.firstMoment(), optimizer.secondMoment())
+                .trainerState(Json.write(state))
+                .metadata("step", Long.toString(step))
+                .save(checkpointDir(out));
         LossPlot.write(out.resolve("loss.png"), "byte LM: " + out.getFileName(), metrics.train(), metrics.eval());
     }
 

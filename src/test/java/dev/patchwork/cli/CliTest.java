@@ -58,7 +58,8 @@ class CliTest {
         Run t = run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", runDir.toString());
         assertEquals(0, t.code(), t.err());
         assertTrue(t.err().contains("step 6/6"), t.err());
-        for (String f : new String[]{"config.json", "model.safetensors", "optimizer.safetensors", "trainer.json", "metrics.jsonl", "loss.png"})
+        for (String f : new String[]{"checkpoint/config.json", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors",
+                "checkpoint/trainer.json", "metrics.jsonl", "loss.png"})
             assertTrue(Files.exists(runDir.resolve(f)), f);
 
         Run e = run("eval", "--model", runDir.toString(), "--data", data.toString(), "--json");
@@ -107,7 +108,7 @@ class CliTest {
         Path runDir = tmp.resolve("run");
         assertEquals(0, run("train", "--config", write(tmp, "c.json", TINY).toString(), "--data", data.toString(),
                 "--out", runDir.toString()).code());
-        Path weights = runDir.resolve("model.safetensors");
+        Path weights = runDir.resolve("checkpoint/model.safetensors");
         byte[] good = Files.readAllBytes(weights);
 
         Files.write(weights, Arrays.copyOf(good, good.length / 2)); // truncated
@@ -119,7 +120,7 @@ class CliTest {
         assertOneLineError(run("generate", "--model", runDir.toString(), "--prompt", "a"), "model.safetensors");
 
         Files.write(weights, good);
-        Files.writeString(runDir.resolve("config.json"), "{\"args\": {\"dim\": 32, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}");
+        Files.writeString(runDir.resolve("checkpoint/config.json"), "{\"args\": {\"dim\": 32, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}");
         assertOneLineError(run("eval", "--model", runDir.toString(), "--data", data.toString()), "shape");
     }
 }

@@ -68,8 +68,8 @@ class ResumeTest {
                 (d, b, f) -> {}), split, quiet, StopSignal.manual()).run();
         assertEquals(8, b2.steps());
 
-        assertArrayEquals(Files.readAllBytes(full.resolve("model.safetensors")), Files.readAllBytes(split.resolve("model.safetensors")));
-        assertArrayEquals(Files.readAllBytes(full.resolve("optimizer.safetensors")), Files.readAllBytes(split.resolve("optimizer.safetensors")));
+        assertArrayEquals(Files.readAllBytes(full.resolve("checkpoint/model.safetensors")), Files.readAllBytes(split.resolve("checkpoint/model.safetensors")));
+        assertArrayEquals(Files.readAllBytes(full.resolve("checkpoint/optimizer.safetensors")), Files.readAllBytes(split.resolve("checkpoint/optimizer.safetensors")));
         List<String> la = Files.readAllLines(full.resolve("metrics.jsonl")), lb = Files.readAllLines(split.resolve("metrics.jsonl"));
         assertEquals(la.size(), lb.size());
         for (int i = 0; i < la.size(); i++) // same losses; timing fields differ
