@@ -22,23 +22,58 @@ public final class AttentionKernel {
                         int qOff, int qStride, int kOff, int kStride, int vOff, int vStride,
                         int outOff, int outStride) {
         public Shape {
+            if (queries < 0 || heads < 1 || kvHeads < 1 || headDim < 1)
+                throw new IllegalArgumentException("attention shape needs queries >= 0 and heads, kvHeads, headDim >= 1;"
+                        + " got queries " + queries + ", heads " + heads + ", kvHeads " + kvHeads + ", headDim " + headDim);
             if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " not a multiple of kv heads " + kvHeads);
+            if (qOff < 0 || kOff < 0 || vOff < 0 || outOff < 0 || qStride < 0 || kStride < 0 || vStride < 0 || outStride < 0)
+                throw new IllegalArgumentException("attention offsets and strides must be >= 0; got q " + qOff + "/" + qStride
+                        + ", k " + kOff + "/" + kStride + ", v " + vOff + "/" + vStride + ", out " + outOff + "/" + outStride);
+        }
+
+        /** Separate row-major q, k, v and out arrays, each row holding its heads back to back, from offset 0. */
+        public static Shape packed(int queries, int heads, int kvHeads, int headDim) {
+            int qw = heads * headDim, kvw = kvHeads * headDim;
+            return new Shape(queries, heads, kvHeads, headDim, 0, qw, 0, kvw, 0, kvw, 0, qw);
         }
     }
 
+    /**
+     * {@code out} (same layout as q, at {@code outOff/outStride}) and, unless {@code lse} is null, the log-sum-exp of the
+     * scaled scores of every (query, head) at {@code lse[query*heads + head]} (−∞ for an empty interval).
+     */
     public static void forward(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
                                float[] out, float[] lse) {
-        forwardScalar(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        checkForward(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        if (Simd.SCALAR) forwardUnchecked(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        else AttentionForward.run(s, q, k, v, keyFrom, keyTo, scale, out, lse);
     }
 
     /** Adds the gradients with respect to q, k and v into {@code dq}, {@code dk}, {@code dv} (same layouts). */
     public static void backward(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
                                 float[] out, float[] lse, float[] dout, float[] dq, float[] dk, float[] dv) {
-        backwardScalar(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
+        checkBackward(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
+        if (Simd.SCALAR) backwardUnchecked(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
+        else AttentionBackward.run(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
     }
 
+    /** Plain single-threaded reference of {@link #forward}. */
     public static void forwardScalar(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
                                      float scale, float[] out, float[] lse) {
+        checkForward(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        forwardUnchecked(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+    }
+
+    /** Plain single-threaded reference of {@link #backward}. */
+    public static void backwardScalar(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                                      float scale, float[] out, float[] lse, float[] dout,
+                                      float[] dq, float[] dk, float[] dv) {
+        checkBackward(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
+        backwardUnchecked(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, dk, dv);
+    }
+
+    private static void forwardUnchecked(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                                         float scale, float[] out, float[] lse) {
         int hd = s.headDim(), group = s.heads() / s.kvHeads();
         float[] acc = new float[hd];
         for (int i = 0; i < s.queries(); i++) {
@@ -74,9 +109,9 @@ public final class AttentionKernel {
         }
     }
 
-    public static void backwardScalar(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
-                                      float scale, float[] out, float[] lse, float[] dout,
-                                      float[] dq, float[] dk, float[] dv) {
+    private static void backwardUnchecked(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                                          float scale, float[] out, float[] lse, float[] dout,
+                                          float[] dq, float[] dk, float[] dv) {
         int hd = s.headDim(), group = s.heads() / s.kvHeads();
         for (int i = 0; i < s.queries(); i++) {
             for (int h = 0; h < s.heads(); h++) {
@@ -106,5 +141,57 @@ public final class AttentionKernel {
                 }
             }
         }
+    }
+
+    private static void checkForward(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                                     float scale, float[] out, float[] lse) {
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("attention scale must be finite, got " + scale);
+        if (keyFrom.length < s.queries() || keyTo.length < s.queries())
+            throw new IllegalArgumentException("attention needs a key interval per query: keyFrom has " + keyFrom.length
+                    + " and keyTo " + keyTo.length + " entries for " + s.queries() + " queries");
+        int keys = 0;
+        for (int i = 0; i < s.queries(); i++) {
+            if (keyFrom[i] >= keyTo[i]) continue; // empty interval, allowed
+            if (keyFrom[i] < 0)
+                throw new IllegalArgumentException("key interval of query " + i + " starts at " + keyFrom[i] + " (< 0)");
+            keys = Math.max(keys, keyTo[i]);
+        }
+        int rowWidth = s.heads() * s.headDim(), kvWidth = s.kvHeads() * s.headDim();
+        checkRows("q", q, s.qOff(), s.qStride(), s.queries(), rowWidth);
+        checkRows("out", out, s.outOff(), s.outStride(), s.queries(), rowWidth);
+        checkRows("k", k, s.kOff(), s.kStride(), keys, kvWidth);
+        checkRows("v", v, s.vOff(), s.vStride(), keys, kvWidth);
+        if (lse != null && lse.length < (long) s.queries() * s.heads())
+            throw new IllegalArgumentException("lse has " + lse.length + " entries, needs queries*heads = "
+                    + (long) s.queries() * s.heads());
+    }
+
+    private static void checkBackward(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                                      float scale, float[] out, float[] lse, float[] dout,
+                                      float[] dq, float[] dk, float[] dv) {
+        if (lse == null) throw new IllegalArgumentException("attention backward needs the lse saved by forward, got null");
+        checkForward(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        int keys = keyRows(s.queries(), keyFrom, keyTo);
+        int rowWidth = s.heads() * s.headDim(), kvWidth = s.kvHeads() * s.headDim();
+        checkRows("dout", dout, s.outOff(), s.outStride(), s.queries(), rowWidth);
+        checkRows("dq", dq, s.qOff(), s.qStride(), s.queries(), rowWidth);
+        checkRows("dk", dk, s.kOff(), s.kStride(), keys, kvWidth);
+        checkRows("dv", dv, s.vOff(), s.vStride(), keys, kvWidth);
+    }
+
+    /** Key rows the call reads: one past the largest end of a non-empty interval (0 if all are empty). */
+    static int keyRows(int queries, int[] keyFrom, int[] keyTo) {
+        int keys = 0;
+        for (int i = 0; i < queries; i++) if (keyFrom[i] < keyTo[i]) keys = Math.max(keys, keyTo[i]);
+        return keys;
+    }
+
+    /** Rows {@code [0, rows)} of {@code width} values at {@code off + r*stride} must fit in the array. */
+    private static void checkRows(String name, float[] a, int off, int stride, int rows, int width) {
+        if (rows == 0) return;
+        long end = off + (long) (rows - 1) * stride + width;
+        if (end > a.length)
+            throw new IllegalArgumentException(name + " has " + a.length + " floats but " + rows + " rows of " + width
+                    + " at offset " + off + ", stride " + stride + " need " + end + "; check the shape and key intervals");
     }
 }

@@ -1,10 +1,23 @@
 package dev.patchwork.tensor;
 
+import java.util.Arrays;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Cross-entropy of rows of logits against target ids, in nats, fused with its gradient.
  * A negative target (PAD = −1) contributes no loss and no gradient.
+ *
+ * <p>The vector version splits rows across threads, writes each row's loss to its own slot and sums the losses in row
+ * order afterwards, exactly like the scalar twin; the two differ only by the rounding of the exponentials and of the
+ * per-row sums (a few ulps).
  */
 public final class CrossEntropyKernel {
+    private static final VectorSpecies<Float> F = Simd.F;
+    private static final int LANES = Simd.LANES;
+
     private CrossEntropyKernel() {}
 
     /**
@@ -15,16 +28,18 @@ public final class CrossEntropyKernel {
      */
     public static double forwardBackward(float[] logits, int rows, int vocab, int[] targets, int targetsOff,
                                          float[] losses, float[] dlogits, float scale) {
-        return forwardBackwardScalar(logits, rows, vocab, targets, targetsOff, losses, dlogits, scale);
+        return Simd.SCALAR
+                ? forwardBackwardScalar(logits, rows, vocab, targets, targetsOff, losses, dlogits, scale)
+                : forwardBackwardVector(logits, rows, vocab, targets, targetsOff, losses, dlogits, scale);
     }
 
     public static double forwardBackwardScalar(float[] logits, int rows, int vocab, int[] targets, int targetsOff,
                                                float[] losses, float[] dlogits, float scale) {
+        checkTargets(rows, vocab, targets, targetsOff);
         double total = 0;
         for (int r = 0; r < rows; r++) {
             int b = r * vocab;
             int t = targets[targetsOff + r];
-            if (t >= vocab) throw new IllegalArgumentException("target id " + t + " is outside the vocabulary [0," + vocab + ")");
             float max = Float.NEGATIVE_INFINITY;
             for (int i = 0; i < vocab; i++) max = Math.max(max, logits[b + i]);
             float sum = 0f;
@@ -41,5 +56,55 @@ public final class CrossEntropyKernel {
             }
         }
         return total;
+    }
+
+    static double forwardBackwardVector(float[] logits, int rows, int vocab, int[] targets, int targetsOff,
+                                        float[] losses, float[] dlogits, float scale) {
+        checkTargets(rows, vocab, targets, targetsOff);
+        float[] rowLoss = losses != null ? losses : new float[rows];
+        ParallelRows.forRows(rows, vocab, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int b = r * vocab;
+                int t = targets[targetsOff + r];
+                if (t < 0) {
+                    rowLoss[r] = 0f;
+                    if (dlogits != null) Arrays.fill(dlogits, b, b + vocab, 0f);
+                    continue;
+                }
+                float max = SoftmaxKernel.max(logits, b, vocab);
+                float sum = dlogits == null
+                        ? sumExpShifted(logits, b, vocab, max)
+                        : SoftmaxKernel.expShifted(logits, b, vocab, max, dlogits, b);
+                rowLoss[r] = max + (float) Math.log(sum) - logits[b + t];
+                if (dlogits != null) {
+                    VectorOps.scaleVector(dlogits, b, vocab, scale / sum); // exp(x − max)/sum = softmax
+                    dlogits[b + t] -= scale;
+                }
+            }
+        });
+        double total = 0;
+        for (int r = 0; r < rows; r++) total += rowLoss[r]; // row order, as the scalar twin
+        return total;
+    }
+
+    /** {@code Σ exp(x[b+i] − shift)} for i in [0, n), for the loss alone (no gradient to write). */
+    private static float sumExpShifted(float[] x, int b, int n, float shift) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += LANES) {
+            acc = acc.add(FloatVector.fromArray(F, x, b + i).sub(shift).lanewise(VectorOperators.EXP));
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += (float) Math.exp(x[b + i] - shift);
+        return sum;
+    }
+
+    private static void checkTargets(int rows, int vocab, int[] targets, int targetsOff) {
+        for (int r = 0; r < rows; r++) {
+            int t = targets[targetsOff + r];
+            if (t >= vocab)
+                throw new IllegalArgumentException("target id " + t + " at row " + r + " is outside the vocabulary [0,"
+                        + vocab + "); use -1 (PAD) for positions without a target");
+        }
     }
 }

@@ -13,7 +13,8 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  *   <li>{@link #dyW}: {@code dX[M,K] (+)= dY[M,N]·W} (gradient with respect to the input);</li>
  *   <li>{@link #dyTx}: {@code dW[N,K] += dY[M,N]ᵀ·X} (gradient with respect to the weight).</li>
  * </ul>
- * Each form has a scalar twin ({@code ...Scalar}) that is the test oracle.
+ * Each form has a scalar twin ({@code ...Scalar}) that is the test oracle; the fast path is {@link GemmEngine}, one
+ * packed, cache-blocked, register-tiled GEMM whose packing absorbs the transpositions of the three forms.
  */
 public final class Matmul {
     private Matmul() {}
@@ -21,19 +22,83 @@ public final class Matmul {
     /** {@code y[M,N] = x[M,K]·w[N,K]ᵀ}, or {@code +=} when {@code accumulate}. */
     public static void xwT(float[] y, int yOff, float[] x, int xOff, MemorySegment w, long wOff,
                            int M, int N, int K, boolean accumulate) {
-        xwTScalar(y, yOff, x, xOff, w, wOff, M, N, K, accumulate);
+        checkShape("xwT", M, N, K);
+        checkArray("xwT", "y", y, yOff, M, N);
+        checkArray("xwT", "x", x, xOff, M, K);
+        checkSegment("xwT", "w", w, wOff, N, K);
+        if (Simd.SCALAR) {
+            xwTScalar(y, yOff, x, xOff, w, wOff, M, N, K, accumulate);
+            return;
+        }
+        // rows = M, cols = N, depth = K; B(k, n) = w[n*K + k] is the weight read transposed.
+        GemmEngine.run(GemmEngine.task(M, N, K)
+                .a(x, xOff, K, 1)
+                .b(null, w, wOff, 1, K)
+                .c(y, null, yOff, N, accumulate));
     }
 
     /** {@code dx[M,K] = dy[M,N]·w[N,K]}, or {@code +=} when {@code accumulate}. */
     public static void dyW(float[] dx, int dxOff, float[] dy, int dyOff, MemorySegment w, long wOff,
                            int M, int N, int K, boolean accumulate) {
-        dyWScalar(dx, dxOff, dy, dyOff, w, wOff, M, N, K, accumulate);
+        checkShape("dyW", M, N, K);
+        checkArray("dyW", "dx", dx, dxOff, M, K);
+        checkArray("dyW", "dy", dy, dyOff, M, N);
+        checkSegment("dyW", "w", w, wOff, N, K);
+        if (Simd.SCALAR) {
+            dyWScalar(dx, dxOff, dy, dyOff, w, wOff, M, N, K, accumulate);
+            return;
+        }
+        // rows = M, cols = K, depth = N; B(n, k) = w[n*K + k] is the weight as stored.
+        GemmEngine.run(GemmEngine.task(M, K, N)
+                .a(dy, dyOff, N, 1)
+                .b(null, w, wOff, K, 1)
+                .c(dx, null, dxOff, K, accumulate));
     }
 
     /** {@code dw[N,K] += dy[M,N]ᵀ·x[M,K]}. */
     public static void dyTx(MemorySegment dw, long dwOff, float[] dy, int dyOff, float[] x, int xOff,
                             int M, int N, int K) {
-        dyTxScalar(dw, dwOff, dy, dyOff, x, xOff, M, N, K);
+        checkShape("dyTx", M, N, K);
+        checkSegment("dyTx", "dw", dw, dwOff, N, K);
+        checkArray("dyTx", "dy", dy, dyOff, M, N);
+        checkArray("dyTx", "x", x, xOff, M, K);
+        if (Simd.SCALAR) {
+            dyTxScalar(dw, dwOff, dy, dyOff, x, xOff, M, N, K);
+            return;
+        }
+        // rows = N, cols = K, depth = M; A(n, m) = dy[m*N + n] is dy read transposed.
+        GemmEngine.run(GemmEngine.task(N, K, M)
+                .a(dy, dyOff, 1, N)
+                .b(x, null, xOff, K, 1)
+                .c(null, dw, dwOff, K, true));
+    }
+
+    private static void checkShape(String form, int M, int N, int K) {
+        if (M < 0 || N < 0 || K < 0)
+            throw new IllegalArgumentException("Matmul." + form + ": dimensions must be >= 0, got M=" + M + ", N=" + N
+                    + ", K=" + K);
+    }
+
+    private static void checkArray(String form, String name, float[] a, int off, int rows, int cols) {
+        long need = (long) rows * cols;
+        if (a == null)
+            throw new IllegalArgumentException("Matmul." + form + ": " + name + " is null; pass an array of "
+                    + rows + "x" + cols + " floats");
+        if (off < 0 || off + need > a.length)
+            throw new IllegalArgumentException("Matmul." + form + ": " + name + " needs " + rows + "x" + cols + " = "
+                    + need + " floats from offset " + off + " but the array holds " + a.length
+                    + "; pass a larger array or fix the offset/shape");
+    }
+
+    private static void checkSegment(String form, String name, MemorySegment s, long off, int rows, int cols) {
+        long need = (long) rows * cols;
+        if (s == null)
+            throw new IllegalArgumentException("Matmul." + form + ": " + name + " is null; pass a segment of "
+                    + rows + "x" + cols + " floats");
+        if (off < 0 || (off + need) * Float.BYTES > s.byteSize())
+            throw new IllegalArgumentException("Matmul." + form + ": " + name + " needs " + rows + "x" + cols + " = "
+                    + need + " floats from float offset " + off + " but the segment holds " + s.byteSize() / Float.BYTES
+                    + "; pass a larger segment or fix the offset/shape");
     }
 
     public static void xwTScalar(float[] y, int yOff, float[] x, int xOff, MemorySegment w, long wOff,

@@ -1,10 +1,23 @@
 package dev.patchwork.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Rotary position embedding with <b>interleaved pairs</b> (spec §3; not Llama's half split): for position t the pair
  * {@code (x[2i], x[2i+1])} of every head is rotated by the angle {@code t·f_i}.
+ *
+ * <p>The vector version swaps neighbouring lanes with one shuffle and multiplies by the per-lane tables of
+ * {@link RopeTable}; it does the same float multiplications and additions as the scalar twin, so the two agree bit
+ * for bit.
  */
 public final class RopeKernel {
+    private static final VectorSpecies<Float> F = Simd.F;
+    private static final int LANES = Simd.LANES;
+    /** Lane j takes lane j^1: (x0, x1, x2, x3, ...) → (x1, x0, x3, x2, ...). Species have an even lane count. */
+    private static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, j -> j ^ 1);
+
     private RopeKernel() {}
 
     /**
@@ -15,15 +28,14 @@ public final class RopeKernel {
      */
     public static void apply(float[] x, int off, int stride, int rows, int heads, int startPos, RopeTable table,
                              boolean inverse) {
-        applyScalar(x, off, stride, rows, heads, startPos, table, inverse);
+        if (Simd.SCALAR) applyScalar(x, off, stride, rows, heads, startPos, table, inverse);
+        else applyVector(x, off, stride, rows, heads, startPos, table, inverse);
     }
 
     public static void applyScalar(float[] x, int off, int stride, int rows, int heads, int startPos,
                                    RopeTable table, boolean inverse) {
+        checkPositions(rows, startPos, table);
         int hd = table.headDim(), half = hd / 2;
-        if (startPos + rows > table.maxPositions())
-            throw new IllegalArgumentException("position " + (startPos + rows - 1) + " is past the RoPE table ("
-                    + table.maxPositions() + " positions, max_seqlen)");
         float[] cos = table.cos(), sin = table.sin();
         float sign = inverse ? -1f : 1f;
         for (int r = 0; r < rows; r++) {
@@ -38,5 +50,47 @@ public final class RopeKernel {
                 }
             }
         }
+    }
+
+    static void applyVector(float[] x, int off, int stride, int rows, int heads, int startPos, RopeTable table,
+                            boolean inverse) {
+        checkPositions(rows, startPos, table);
+        int hd = table.headDim();
+        ParallelRows.forRows(rows, (long) heads * hd, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                for (int h = 0; h < heads; h++) rotateHead(x, off + r * stride + h * hd, startPos + r, table, inverse);
+            }
+        });
+    }
+
+    /** Rotates the {@code hd} values of one head at {@code base} for position {@code pos}. */
+    private static void rotateHead(float[] x, int base, int pos, RopeTable table, boolean inverse) {
+        int hd = table.headDim();
+        float[] cosI = table.cosInterleaved(), sinS = table.sinSigned();
+        int t = pos * hd;
+        int j = 0;
+        // Even lane 2i: a·c + b·(−s); odd lane 2i+1: b·c + a·s. The inverse subtracts the same products instead.
+        for (int bound = F.loopBound(hd); j < bound; j += LANES) {
+            FloatVector v = FloatVector.fromArray(F, x, base + j);
+            FloatVector straight = v.mul(FloatVector.fromArray(F, cosI, t + j));
+            FloatVector crossed = v.rearrange(SWAP_PAIRS).mul(FloatVector.fromArray(F, sinS, t + j));
+            (inverse ? straight.sub(crossed) : straight.add(crossed)).intoArray(x, base + j);
+        }
+        // Tail (head sizes that are not a multiple of the lane count): loopBound is even, so pairs stay whole.
+        float[] cos = table.cos(), sin = table.sin();
+        float sign = inverse ? -1f : 1f;
+        for (int i = j / 2; i < hd / 2; i++) {
+            float c = cos[pos * (hd / 2) + i], s = sign * sin[pos * (hd / 2) + i];
+            float a = x[base + 2 * i], b = x[base + 2 * i + 1];
+            x[base + 2 * i] = a * c - b * s;
+            x[base + 2 * i + 1] = a * s + b * c;
+        }
+    }
+
+    private static void checkPositions(int rows, int startPos, RopeTable table) {
+        if (startPos < 0) throw new IllegalArgumentException("RoPE start position must be >= 0, got " + startPos);
+        if (startPos + rows > table.maxPositions())
+            throw new IllegalArgumentException("position " + (startPos + rows - 1) + " is past the RoPE table ("
+                    + table.maxPositions() + " positions, max_seqlen)");
     }
 }

@@ -1,0 +1,178 @@
+package dev.patchwork.bench;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.patchwork.tensor.Matmul;
+import dev.patchwork.tensor.Parallel;
+import dev.patchwork.tensor.Simd;
+
+import static dev.patchwork.tensor.ParameterBuffer.F32;
+
+/**
+ * Throughput of the three {@link Matmul} forms on a square problem, a large training-like one and the small shapes a
+ * training step actually runs, next to this machine's FMA peak measured in the same run ({@link FmaPeak}), so that a
+ * figure can be judged even on a busy or unusual machine.
+ *
+ * <p>Method: per shape and form, warm up (JIT, caches, page faults), then time several repetitions, each long enough
+ * to dwarf timer resolution, and report the median (the figure to quote) and the best (the machine's capability when
+ * nothing else ran). Shapes use the {@link Matmul} names: {@code X[M,K]}, {@code W[N,K]}, {@code Y[M,N]}; every form
+ * costs {@code 2·M·N·K} flops.
+ */
+public final class KernelBench {
+    /** One benchmark shape; {@code label} says where it comes from. */
+    record Shape(String label, int m, int n, int k) {
+        long flops() {
+            return 2L * m * n * k;
+        }
+    }
+
+    private static final List<Shape> SHAPES = List.of(
+            new Shape("square", 1024, 1024, 1024),
+            new Shape("large", 8192, 2048, 512),
+            new Shape("train", 768, 384, 128),
+            new Shape("train", 768, 704, 128),
+            new Shape("train", 768, 128, 352),
+            new Shape("train", 768, 260, 128),
+            new Shape("train", 8192, 384, 128));
+
+    private static final List<String> FORMS = List.of("xwT", "dyW", "dyTx");
+
+    private KernelBench() {}
+
+    /**
+     * Runs the benchmark. {@code quick} measures fewer shapes for a shorter time (a smoke check, seconds); the full run
+     * takes about a minute. Returns {@code fma_peak_gflops}, {@code fma_peak_per_thread_gflops}, {@code threads},
+     * {@code vector_bits} and {@code results}: a list of maps with {@code shape}, {@code label}, {@code form},
+     * {@code m}, {@code n}, {@code k}, {@code gflops} (median), {@code best_gflops}, {@code ms} (median time per call)
+     * and {@code fraction_of_peak} (median over the all-thread FMA peak).
+     */
+    public static Map<String, Object> run(boolean quick) {
+        FmaPeak.Result peak = FmaPeak.measure(quick ? 5_000_000L : 50_000_000L, quick ? 3 : 5);
+        List<Shape> shapes = quick ? List.of(SHAPES.get(0), SHAPES.get(2), SHAPES.get(4)) : SHAPES;
+        List<Map<String, Object>> results = new ArrayList<>();
+        for (Shape s : shapes) {
+            for (String form : FORMS) {
+                double[] gflops = measure(s, form, quick ? 3 : 7, quick ? 0.02 : 0.1);
+                double median = median(gflops), best = Arrays.stream(gflops).max().orElse(0);
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("shape", "M=" + s.m() + " N=" + s.n() + " K=" + s.k());
+                r.put("label", s.label());
+                r.put("form", form);
+                r.put("m", s.m());
+                r.put("n", s.n());
+                r.put("k", s.k());
+                r.put("gflops", round(median));
+                r.put("best_gflops", round(best));
+                r.put("ms", round(s.flops() / median / 1e6));
+                r.put("fraction_of_peak", Math.round(median / peak.totalGflops() * 1000) / 1000.0);
+                results.add(r);
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("kernels", Simd.describe());
+        out.put("threads", Parallel.threads());
+        out.put("vector_bits", peak.lanes() * 32);
+        out.put("fma_peak_gflops", round(peak.totalGflops()));
+        out.put("fma_peak_per_thread_gflops", round(peak.perThreadGflops()));
+        out.put("results", results);
+        return out;
+    }
+
+    /** GFLOP/s of each timed repetition of one form on one shape, after a warm-up. */
+    private static double[] measure(Shape s, String form, int repeats, double secondsPerRepeat) {
+        SplittableRandom rnd = new SplittableRandom(1);
+        int m = s.m(), n = s.n(), k = s.k();
+        float[] x = random(rnd, m * k), dy = random(rnd, m * n), y = new float[m * n], dx = new float[m * k];
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = arena.allocate((long) n * k * Float.BYTES, 64);
+            MemorySegment dw = arena.allocate((long) n * k * Float.BYTES, 64);
+            for (long i = 0; i < (long) n * k; i++) w.setAtIndex(F32, i, (float) (rnd.nextDouble() - 0.5));
+            Runnable call = switch (form) {
+                case "xwT" -> () -> Matmul.xwT(y, 0, x, 0, w, 0, m, n, k, false);
+                case "dyW" -> () -> Matmul.dyW(dx, 0, dy, 0, w, 0, m, n, k, false);
+                case "dyTx" -> () -> Matmul.dyTx(dw, 0, dy, 0, x, 0, m, n, k);
+                default -> throw new IllegalArgumentException("unknown matmul form '" + form + "'");
+            };
+            // Warm-up: long enough for C2 to compile the kernel and packing loops (about 0.3 s of work).
+            int calls = callsFor(call, secondsPerRepeat);
+            long warmEnd = System.nanoTime() + 300_000_000L;
+            while (System.nanoTime() < warmEnd) call.run();
+            double[] gflops = new double[repeats];
+            for (int r = 0; r < repeats; r++) {
+                long t0 = System.nanoTime();
+                for (int c = 0; c < calls; c++) call.run();
+                gflops[r] = (double) s.flops() * calls / (System.nanoTime() - t0);
+            }
+            return gflops;
+        }
+    }
+
+    /** How many calls make one repetition of about {@code seconds} (at least one). */
+    private static int callsFor(Runnable call, double seconds) {
+        call.run();
+        long t0 = System.nanoTime();
+        call.run();
+        double one = Math.max(1, System.nanoTime() - t0) / 1e9;
+        return (int) Math.max(1, Math.min(100_000, seconds / one));
+    }
+
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() - 0.5);
+        return a;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 10) / 10.0;
+    }
+
+    /** The result of {@link #run} as a human-readable table. */
+    @SuppressWarnings("unchecked")
+    public static String table(Map<String, Object> result) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(result.get("kernels")).append('\n');
+        sb.append(String.format(Locale.ROOT, "FMA peak: %s GFLOP/s (%s per thread)%n",
+                result.get("fma_peak_gflops"), result.get("fma_peak_per_thread_gflops")));
+        sb.append(String.format(Locale.ROOT, "%-6s %-26s %-5s %9s %9s %9s %7s%n",
+                "label", "shape", "form", "GFLOP/s", "best", "ms", "peak"));
+        for (Map<String, Object> r : (List<Map<String, Object>>) result.get("results")) {
+            sb.append(String.format(Locale.ROOT, "%-6s %-26s %-5s %9.1f %9.1f %9.3f %6.0f%%%n",
+                    r.get("label"), r.get("shape"), r.get("form"), (Double) r.get("gflops"),
+                    (Double) r.get("best_gflops"), (Double) r.get("ms"),
+                    100 * (Double) r.get("fraction_of_peak")));
+        }
+        return sb.toString();
+    }
+
+    /** Manual run: {@code KernelBench [--quick] [--json]}. */
+    public static void main(String[] args) throws Exception {
+        List<String> a = List.of(args);
+        for (String arg : a) {
+            if (!arg.equals("--quick") && !arg.equals("--json"))
+                throw new IllegalArgumentException("unknown option '" + arg + "'; use --quick and/or --json");
+        }
+        Map<String, Object> result = run(a.contains("--quick"));
+        if (a.contains("--json")) {
+            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(result));
+        } else {
+            System.out.print(table(result));
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.patchwork.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import static dev.patchwork.tensor.AttentionTiles.F;
+import static dev.patchwork.tensor.AttentionTiles.I;
+import static dev.patchwork.tensor.AttentionTiles.L;
+import static dev.patchwork.tensor.AttentionTiles.TILE;
+
+/**
+ * Vector forward pass of {@link AttentionKernel}: flash-attention style over blocks of {@link AttentionTiles#L}
+ * queries (one per lane) and tiles of {@link AttentionTiles#TILE} keys, with an online softmax per lane.
+ *
+ * <p>Tiles start at multiples of {@code TILE} in absolute key positions, and a tile that a lane cannot see leaves that
+ * lane's state exactly unchanged, so each query's result is independent of its block-mates (see {@link AttentionTiles}).
+ */
+final class AttentionForward {
+    private AttentionForward() {}
+
+    static void run(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
+                    float[] out, float[] lse) {
+        int blocks = (s.queries() + L - 1) / L;
+        long[] prefix = AttentionScratch.get(s.headDim()).costPrefix(blocks);
+        queryBlockCosts(s.queries(), keyFrom, keyTo, prefix);
+        AttentionWork.run(s.heads(), blocks, prefix, s.headDim(),
+                (h, b, w) -> block(s, q, k, v, keyFrom, keyTo, scale, out, lse, h, b * L, w));
+    }
+
+    /** Prefix sums of the estimated cost of each query block: 1 + the key tiles its lanes' intervals span. */
+    static void queryBlockCosts(int queries, int[] keyFrom, int[] keyTo, long[] prefix) {
+        int blocks = (queries + L - 1) / L;
+        prefix[0] = 0;
+        for (int b = 0; b < blocks; b++) {
+            int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+            for (int i = b * L; i < Math.min(queries, (b + 1) * L); i++) {
+                if (keyFrom[i] >= keyTo[i]) continue;
+                lo = Math.min(lo, keyFrom[i]);
+                hi = Math.max(hi, keyTo[i]);
+            }
+            long tiles = lo < hi ? (hi - (lo & -TILE) + TILE - 1) / TILE : 0;
+            prefix[b + 1] = prefix[b] + 1 + tiles;
+        }
+    }
+
+    /**
+     * Reads the key intervals of the block starting at query {@code i0} into {@code w.from/w.to}, with their union
+     * {@code [w.lo, w.hi)} (empty intervals excluded) and {@code w.maxFrom}, {@code w.minTo}: a tile inside
+     * {@code [maxFrom, minTo)} is seen whole by every lane and needs no mask.
+     */
+    static void laneIntervals(int queries, int[] keyFrom, int[] keyTo, int i0, AttentionScratch w) {
+        int last = Math.min(L, queries - i0) - 1;
+        int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE, maxFrom = Integer.MIN_VALUE, minTo = Integer.MAX_VALUE;
+        for (int lane = 0; lane < L; lane++) {
+            // padding lanes repeat the last query so the "every lane sees the whole tile" fast path still applies
+            int i = i0 + Math.min(lane, last), from = keyFrom[i], to = keyTo[i];
+            w.from[lane] = from;
+            w.to[lane] = to;
+            maxFrom = Math.max(maxFrom, from);
+            minTo = Math.min(minTo, to);
+            if (from < to) {
+                lo = Math.min(lo, from);
+                hi = Math.max(hi, to);
+            }
+        }
+        w.lo = lo;
+        w.hi = hi;
+        w.maxFrom = maxFrom;
+        w.minTo = minTo;
+    }
+
+    /** Whether any lane of {@code [from, to)} intersects the tile of keys {@code [j, j + TILE)}. */
+    static boolean anyLaneSees(IntVector from, IntVector to, int j) {
+        return from.lt(j + TILE).and(to.compare(VectorOperators.GT, j)).anyTrue();
+    }
+
+    /** Row starts of the tile of keys {@code [j, j + TILE)}, clamped into {@code [lo, hi)}: outside it every lane is masked. */
+    static void keyTileRows(int j, int lo, int hi, int base, int stride, int[] rows) {
+        for (int t = 0; t < TILE; t++) rows[t] = base + Math.clamp(j + t, lo, hi - 1) * stride;
+    }
+
+    /** Writes {@code aT[d*L + lane] = x[base(lane) + d]·scale}; padding lanes repeat the last row. */
+    static void transposeRows(float[] x, int off, int stride, int i0, int rows, int hd, float scale, float[] aT) {
+        for (int lane = 0; lane < L; lane++) {
+            int b = off + (i0 + Math.min(lane, rows - 1)) * stride;
+            for (int d = 0; d < hd; d++) aT[d * L + lane] = x[b + d] * scale;
+        }
+    }
+
+    private static void block(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo,
+                              float scale, float[] out, float[] lse, int h, int i0, AttentionScratch w) {
+        int hd = s.headDim(), rows = Math.min(L, s.queries() - i0), kvh = h / (s.heads() / s.kvHeads());
+        laneIntervals(s.queries(), keyFrom, keyTo, i0, w);
+        int lo = w.lo, hi = w.hi, maxFrom = w.maxFrom, minTo = w.minTo;
+        transposeRows(q, s.qOff() + h * hd, s.qStride(), i0, rows, hd, scale, w.aT);
+        java.util.Arrays.fill(w.accT, 0, hd * L, 0f);
+        FloatVector max = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), sum = FloatVector.zero(F);
+        IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
+        int kBase = s.kOff() + kvh * hd, vBase = s.vOff() + kvh * hd;
+        for (int j = lo & -TILE; j < hi; j += TILE) {
+            boolean allSee = j >= maxFrom && j + TILE <= minTo;
+            if (!allSee && !anyLaneSees(from, to, j)) continue; // skipping a tile no lane sees changes nothing
+            keyTileRows(j, lo, hi, kBase, s.kStride(), w.rowsA);
+            keyTileRows(j, lo, hi, vBase, s.vStride(), w.rowsB);
+            AttentionTiles.dotTile(w.aT, k, w.rowsA, hd, w.tile);
+            FloatVector tileMax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (int t = 0; t < TILE; t++) {
+                FloatVector score = FloatVector.fromArray(F, w.tile, t * L);
+                if (!allSee) {
+                    score = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).blend(score, AttentionTiles.sees(from, to, j + t));
+                    score.intoArray(w.tile, t * L);
+                }
+                tileMax = tileMax.max(score);
+            }
+            FloatVector newMax = max.max(tileMax);
+            // a lane that has seen nothing yet keeps max −∞; exponentiate against 0 there so −∞ − (−∞) never occurs
+            FloatVector pivot = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
+            FloatVector tileSum = FloatVector.zero(F);
+            for (int t = 0; t < TILE; t++) {
+                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(pivot));
+                p.intoArray(w.tile, t * L);
+                tileSum = tileSum.add(p);
+            }
+            VectorMask<Float> unchanged = newMax.eq(max);
+            if (unchanged.allTrue()) {
+                // every lane's factor would be exp(0) = 1 exactly: skip the rescale (same bits, less work)
+                sum = sum.add(tileSum);
+                AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, null);
+            } else {
+                FloatVector rescale = AttentionTiles.exp(max.sub(pivot));
+                sum = sum.fma(rescale, tileSum);
+                rescale.intoArray(w.rescale, 0);
+                AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, w.rescale);
+            }
+            max = newMax;
+        }
+        max.intoArray(w.max, 0);
+        sum.intoArray(w.sum, 0);
+        int heads = s.heads();
+        for (int lane = 0; lane < rows; lane++) {
+            int i = i0 + lane, ob = s.outOff() + i * s.outStride() + h * hd;
+            float l = w.sum[lane];
+            if (l == 0f) { // empty interval: output 0 and lse −∞, as the scalar twin
+                for (int d = 0; d < hd; d++) out[ob + d] = 0f;
+                if (lse != null) lse[i * heads + h] = Float.NEGATIVE_INFINITY;
+            } else {
+                float inv = 1f / l;
+                for (int d = 0; d < hd; d++) out[ob + d] = w.accT[d * L + lane] * inv;
+                if (lse != null) lse[i * heads + h] = w.max[lane] + (float) Math.log(l);
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.patchwork.tensor;
+
+/**
+ * Spreads the work items of an attention pass over the {@link Parallel} team. Items are (group, block) pairs in
+ * group-major order (group = head or kv head, block = a block of queries or keys); block {@code b} has an estimated cost
+ * {@code prefix[b+1] − prefix[b]}, the same in every group. Each thread takes one contiguous run of items of near-equal
+ * total cost: causal attention makes late query blocks far dearer than early ones, so equal item counts would leave
+ * threads idle.
+ *
+ * <p>Every item writes only its own outputs, computed the same way whichever thread runs it, so the split changes
+ * speed, never results.
+ */
+final class AttentionWork {
+    /** One work item. */
+    @FunctionalInterface
+    interface Item {
+        void run(int group, int block, AttentionScratch scratch);
+    }
+
+    /** Below this estimated cost (tiles × head dim) waking the team costs more than it saves. */
+    private static final long SERIAL_BELOW = 1 << 13;
+
+    private AttentionWork() {}
+
+    static void run(int groups, int blocks, long[] prefix, int hd, Item item) {
+        int items = groups * blocks;
+        if (items == 0) return;
+        long total = prefix[blocks] * groups;
+        int chunks = total * hd < SERIAL_BELOW ? 1 : Math.min(Parallel.threads(), items);
+        Parallel.forChunks(chunks, chunks, (c, s, e) -> {
+            AttentionScratch scratch = AttentionScratch.get(hd);
+            int end = firstItemReaching(total * (c + 1) / chunks, groups, blocks, prefix);
+            for (int x = firstItemReaching(total * c / chunks, groups, blocks, prefix); x < end; x++)
+                item.run(x / blocks, x % blocks, scratch);
+        });
+    }
+
+    /** The smallest item index whose cost before it is at least {@code target} (binary search). */
+    private static int firstItemReaching(long target, int groups, int blocks, long[] prefix) {
+        int lo = 0, hi = groups * blocks;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            long before = (long) (mid / blocks) * prefix[blocks] + prefix[mid % blocks];
+            if (before >= target) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo;
+    }
+}

@@ -1,0 +1,379 @@
+package dev.patchwork.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+
+import static dev.patchwork.tensor.GemmKernel.F;
+import static dev.patchwork.tensor.GemmKernel.L;
+import static dev.patchwork.tensor.GemmKernel.MR;
+import static dev.patchwork.tensor.GemmKernel.NR;
+import static dev.patchwork.tensor.ParameterBuffer.F32;
+
+/**
+ * Packed, cache-blocked single-precision GEMM: {@code C[rows×cols] (+)= A[rows×depth] · B[depth×cols]}, where each
+ * operand may be stored plainly or transposed, in a {@code float[]} or (B and C) a little-endian {@link MemorySegment}.
+ * {@link Matmul} maps its three training forms onto this one engine.
+ *
+ * <p>Structure (after Goto and van de Geijn's layered GEMM): per thread, for each block of {@link #nc} columns and
+ * {@link #kc} depth steps, B is packed once into {@code kc × NR} panels; for each block of {@link #mc} rows, A is packed
+ * into {@code kc × MR} panels; then every {@code MR × NR} tile of C is one call of {@link GemmKernel#multiply}. Packing
+ * is the only place that reads the caller's layouts, so the transpositions of the three forms cost nothing in the
+ * kernel, and the kernel reads only contiguous {@code float[]} data.
+ *
+ * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
+ * most {@value #KC_MAX} steps (a 12-row A panel is then at most 18 KB, within L1, and is reused across a whole L2
+ * block of B); the B block that is swept for every A panel is kept near 512 KB (half of L2), and the A block near
+ * 192 KB. Work is split across {@link Parallel} threads by output tiles along the longer side of C, so each thread
+ * packs only its own part of the operand along that side; problems below {@value #PARALLEL_MIN_FMAS} multiply-adds run
+ * on the calling thread, where handing work to another core would cost more than it saves.
+ *
+ * <p>Every element of C is computed by one thread, and its sum runs over depth blocks in a fixed order that depends
+ * only on the shape, so results are bit-identical for any thread count.
+ */
+final class GemmEngine {
+    /** Most depth steps per packed block. */
+    static final int KC_MAX = 384;
+    /** Floats in the packed A block (about 192 KB: a quarter of L2 on current cores). */
+    private static final int A_BLOCK_FLOATS = 48 * 1024;
+    /** Floats in the part of packed B swept for every A panel (about 512 KB: half of L2). */
+    private static final int B_SWEEP_FLOATS = 128 * 1024;
+    /** Floats in one packed B block (about 4 MB, in L3); wider outputs are done in several column blocks. */
+    private static final int B_BLOCK_FLOATS = 1024 * 1024;
+    /** Below this many multiply-adds a call runs on one thread. */
+    static final long PARALLEL_MIN_FMAS = 1L << 20;
+
+    private static final ValueLayout.OfFloat LE = F32;
+    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    /** Per-thread packing buffers, grown on demand and then reused, so steady-state calls do not allocate. */
+    private static final class Workspace {
+        float[] a = new float[0];
+        float[] b = new float[0];
+        final float[] tile = new float[MR * NR];
+
+        float[] a(int floats) {
+            if (a.length < floats) a = new float[floats];
+            return a;
+        }
+
+        float[] b(int floats) {
+            if (b.length < floats) b = new float[floats];
+            return b;
+        }
+    }
+
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+    private static final ThreadLocal<Task> TASK = ThreadLocal.withInitial(Task::new);
+
+    private GemmEngine() {}
+
+    /**
+     * Block sizes for one call: depth block {@code kc}, row block {@code mc} (a multiple of MR), column block
+     * {@code nc} and the part of it swept per A panel {@code ns} (multiples of NR).
+     */
+    record Plan(int kc, int mc, int nc, int ns) {
+        Plan {
+            if (kc < 1 || mc < MR || mc % MR != 0 || ns < NR || ns % NR != 0 || nc < ns || nc % NR != 0)
+                throw new IllegalArgumentException("bad GEMM plan " + kc + "/" + mc + "/" + nc + "/" + ns
+                        + ": need kc >= 1, mc a multiple of " + MR + ", ns and nc multiples of " + NR + ", nc >= ns");
+        }
+
+        static Plan of(int rows, int cols, int depth) {
+            int kc = Math.max(1, ceilDiv(depth, Math.max(1, ceilDiv(depth, KC_MAX))));
+            int mc = Math.min(Math.max(MR, A_BLOCK_FLOATS / kc / MR * MR), roundUp(Math.max(rows, 1), MR));
+            int ns = Math.max(NR, B_SWEEP_FLOATS / kc / NR * NR);
+            int nc = Math.min(Math.max(ns, B_BLOCK_FLOATS / kc / NR * NR), roundUp(Math.max(cols, 1), NR));
+            return new Plan(kc, mc, nc, Math.min(ns, nc));
+        }
+    }
+
+    /**
+     * One GEMM call's operands. A element (i, p) is at {@code a[aOff + i*aRowStride + p*aDepthStride]}; B element
+     * (p, j) at {@code bOff + p*bDepthStride + j*bColStride} in {@code bArr} or, when that is null, {@code bSeg}; C
+     * element (i, j) at {@code cOff + i*ldc + j} in {@code cArr} or, when that is null, {@code cSeg}. One stride of each
+     * operand is 1. The task object is reused per calling thread (it is the body handed to the workers).
+     */
+    static final class Task implements Parallel.ChunkBody {
+        int rows, cols, depth;
+        float[] a;
+        int aOff, aRowStride, aDepthStride;
+        float[] bArr;
+        MemorySegment bSeg;
+        long bOff;
+        int bDepthStride, bColStride;
+        float[] cArr;
+        MemorySegment cSeg;
+        long cOff;
+        int ldc;
+        boolean accumulate;
+        Plan plan;
+        boolean splitRows;
+        int parts;
+
+        Task a(float[] a, int off, int rowStride, int depthStride) {
+            this.a = a;
+            aOff = off;
+            aRowStride = rowStride;
+            aDepthStride = depthStride;
+            return this;
+        }
+
+        Task b(float[] arr, MemorySegment seg, long off, int depthStride, int colStride) {
+            bArr = arr;
+            bSeg = seg;
+            bOff = off;
+            bDepthStride = depthStride;
+            bColStride = colStride;
+            return this;
+        }
+
+        Task c(float[] arr, MemorySegment seg, long off, int ldc, boolean accumulate) {
+            cArr = arr;
+            cSeg = seg;
+            cOff = off;
+            this.ldc = ldc;
+            this.accumulate = accumulate;
+            return this;
+        }
+
+        /** Chunk {@code part} of {@code parts}: a contiguous range of row tiles or column tiles. */
+        @Override
+        public void run(int part, int start, int end) {
+            int tilesR = ceilDiv(rows, MR), tilesC = ceilDiv(cols, NR);
+            if (splitRows) {
+                int r0 = Parallel.chunkStart(tilesR, parts, part) * MR;
+                int r1 = Math.min(rows, Parallel.chunkStart(tilesR, parts, part + 1) * MR);
+                compute(this, r0, r1, 0, cols, WORKSPACE.get());
+            } else {
+                int c0 = Parallel.chunkStart(tilesC, parts, part) * NR;
+                int c1 = Math.min(cols, Parallel.chunkStart(tilesC, parts, part + 1) * NR);
+                compute(this, 0, rows, c0, c1, WORKSPACE.get());
+            }
+        }
+
+        private void release() { // drop references to caller data so it is not kept alive by a thread-local
+            a = null;
+            bArr = null;
+            bSeg = null;
+            cArr = null;
+            cSeg = null;
+        }
+    }
+
+    /** A task for the calling thread; fill it with {@link Task#a}, {@link Task#b}, {@link Task#c}, then {@link #run}. */
+    static Task task(int rows, int cols, int depth) {
+        Task t = TASK.get();
+        t.rows = rows;
+        t.cols = cols;
+        t.depth = depth;
+        return t;
+    }
+
+    /** Runs a filled task with block sizes chosen for its shape, in parallel when it is large enough. */
+    static void run(Task t) {
+        run(t, Plan.of(t.rows, t.cols, t.depth));
+    }
+
+    /** Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop). */
+    static void run(Task t, Plan plan) {
+        try {
+            if (t.rows == 0 || t.cols == 0) return;
+            if (t.depth == 0) {
+                if (!t.accumulate) clear(t);
+                return;
+            }
+            t.plan = plan;
+            t.splitRows = t.rows >= t.cols;
+            int tiles = t.splitRows ? ceilDiv(t.rows, MR) : ceilDiv(t.cols, NR);
+            long fmas = (long) t.rows * t.cols * t.depth;
+            boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
+            t.parts = fmas < PARALLEL_MIN_FMAS || !shareable ? 1 : Math.min(Parallel.threads(), tiles);
+            if (t.parts == 1) compute(t, 0, t.rows, 0, t.cols, WORKSPACE.get());
+            else Parallel.forChunks(t.parts, t.parts, t);
+        } finally {
+            t.release();
+        }
+    }
+
+    /**
+     * False for a segment of a confined arena, which only its owner thread may touch: such calls run on the calling
+     * thread instead of failing in a worker. The probe is a thread that never runs, so it owns nothing.
+     */
+    private static boolean sharedAcrossThreads(MemorySegment s) {
+        return s == null || s.isAccessibleBy(NOT_AN_OWNER);
+    }
+
+    private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
+
+    /** Computes C[r0:r1, c0:c1] on the current thread. */
+    private static void compute(Task t, int r0, int r1, int c0, int c1, Workspace ws) {
+        Plan plan = t.plan;
+        for (int jc = c0; jc < c1; jc += plan.nc()) {
+            int ncb = Math.min(plan.nc(), c1 - jc);
+            for (int pc = 0; pc < t.depth; pc += plan.kc()) {
+                int kcb = Math.min(plan.kc(), t.depth - pc);
+                boolean add = t.accumulate || pc > 0;
+                float[] pb = ws.b(roundUp(ncb, NR) * kcb);
+                packB(t, pc, kcb, jc, ncb, pb);
+                for (int ic = r0; ic < r1; ic += plan.mc()) {
+                    int mcb = Math.min(plan.mc(), r1 - ic);
+                    float[] pa = ws.a(roundUp(mcb, MR) * kcb);
+                    packA(t, ic, mcb, pc, kcb, pa);
+                    for (int js = 0; js < ncb; js += plan.ns()) {
+                        int nsb = Math.min(plan.ns(), ncb - js);
+                        for (int ir = 0; ir < mcb; ir += MR) {
+                            int aPanel = ir * kcb; // panel ir/MR starts at (ir/MR)*MR*kcb
+                            for (int jr = js; jr < js + nsb; jr += NR) {
+                                tile(t, ws, kcb, pa, aPanel, pb, jr * kcb, ic + ir, Math.min(MR, mcb - ir),
+                                        jc + jr, Math.min(NR, ncb - jr), add);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
+    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, float[] pb, int bPanel,
+                             int row, int rows, int col, int cols, boolean add) {
+        if (t.cArr != null && rows == MR && cols == NR) {
+            GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
+            return;
+        }
+        // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
+        float[] tile = ws.tile;
+        GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, tile, 0, NR, false);
+        if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
+        else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
+    }
+
+    private static void mergeIntoArray(float[] tile, int rows, int cols, float[] c, int cOff, int ldc, boolean add) {
+        for (int r = 0; r < rows; r++) {
+            int o = cOff + r * ldc, s = r * NR;
+            if (add) for (int j = 0; j < cols; j++) c[o + j] += tile[s + j];
+            else System.arraycopy(tile, s, c, o, cols);
+        }
+    }
+
+    /** Adds (or stores) the tile into the segment: full vectors where they fit, scalars for the ragged tail. */
+    private static void mergeIntoSegment(float[] tile, int rows, int cols, MemorySegment c, long cOff, int ldc,
+                                         boolean add) {
+        for (int r = 0; r < rows; r++) {
+            long o = cOff + (long) r * ldc;
+            int s = r * NR, j = 0;
+            for (; j <= cols - L; j += L) {
+                long byteOff = (o + j) * Float.BYTES;
+                FloatVector v = FloatVector.fromArray(F, tile, s + j);
+                if (add) v = v.add(FloatVector.fromMemorySegment(F, c, byteOff, ORDER));
+                v.intoMemorySegment(c, byteOff, ORDER);
+            }
+            for (; j < cols; j++) {
+                float v = tile[s + j];
+                c.setAtIndex(LE, o + j, add ? c.getAtIndex(LE, o + j) + v : v);
+            }
+        }
+    }
+
+    /** C = 0 (a product over an empty depth, when not accumulating). */
+    private static void clear(Task t) {
+        for (int i = 0; i < t.rows; i++) {
+            long o = t.cOff + (long) i * t.ldc;
+            if (t.cArr != null) java.util.Arrays.fill(t.cArr, (int) o, (int) o + t.cols, 0f);
+            else t.cSeg.asSlice(o * Float.BYTES, (long) t.cols * Float.BYTES).fill((byte) 0);
+        }
+    }
+
+    /**
+     * Packs A[i0 : i0+m, p0 : p0+k] into MR-row panels: panel s holds, for each depth step p, the MR values
+     * A[i0 + s*MR + (0..MR-1), p0 + p] contiguously (rows past {@code m} are zero, so edge tiles need no special kernel).
+     */
+    static void packA(Task t, int i0, int m, int p0, int k, float[] dst) {
+        float[] a = t.a;
+        for (int s = 0; s < m; s += MR) {
+            int rows = Math.min(MR, m - s), base = s * k;
+            if (t.aDepthStride == 1) {
+                // Rows are contiguous in depth: read each row once, write with stride MR.
+                for (int r = 0; r < rows; r++) {
+                    int src = t.aOff + (i0 + s + r) * t.aRowStride + p0;
+                    for (int p = 0; p < k; p++) dst[base + p * MR + r] = a[src + p];
+                }
+            } else {
+                // Columns are contiguous (A is stored transposed): each depth step is MR consecutive values.
+                for (int p = 0; p < k; p++) {
+                    int src = t.aOff + (p0 + p) * t.aDepthStride + i0 + s;
+                    System.arraycopy(a, src, dst, base + p * MR, rows);
+                }
+            }
+            if (rows < MR) {
+                for (int p = 0; p < k; p++) java.util.Arrays.fill(dst, base + p * MR + rows, base + (p + 1) * MR, 0f);
+            }
+        }
+    }
+
+    /**
+     * Packs B[p0 : p0+k, j0 : j0+n] into NR-column panels: panel q holds, for each depth step p, the NR values
+     * B[p0 + p, j0 + q*NR + (0..NR-1)] contiguously (columns past {@code n} are zero).
+     */
+    static void packB(Task t, int p0, int k, int j0, int n, float[] dst) {
+        for (int q = 0; q < n; q += NR) {
+            int cols = Math.min(NR, n - q), base = q * k;
+            if (t.bColStride == 1) packBRows(t, p0, k, j0 + q, cols, dst, base);
+            else packBColumns(t, p0, k, j0 + q, cols, dst, base);
+        }
+    }
+
+    /** B stored depth-major (columns contiguous): each depth step copies NR consecutive values. */
+    private static void packBRows(Task t, int p0, int k, int j, int cols, float[] dst, int base) {
+        if (cols == NR) {
+            if (t.bArr != null) {
+                for (int p = 0; p < k; p++) {
+                    int src = (int) t.bOff + (p0 + p) * t.bDepthStride + j;
+                    FloatVector.fromArray(F, t.bArr, src).intoArray(dst, base + p * NR);
+                    FloatVector.fromArray(F, t.bArr, src + L).intoArray(dst, base + p * NR + L);
+                }
+            } else {
+                for (int p = 0; p < k; p++) {
+                    long src = (t.bOff + (long) (p0 + p) * t.bDepthStride + j) * Float.BYTES;
+                    FloatVector.fromMemorySegment(F, t.bSeg, src, ORDER).intoArray(dst, base + p * NR);
+                    FloatVector.fromMemorySegment(F, t.bSeg, src + (long) L * Float.BYTES, ORDER)
+                            .intoArray(dst, base + p * NR + L);
+                }
+            }
+            return;
+        }
+        for (int p = 0; p < k; p++) {
+            long src = t.bOff + (long) (p0 + p) * t.bDepthStride + j;
+            int d = base + p * NR;
+            for (int c = 0; c < cols; c++) dst[d + c] = t.bArr != null ? t.bArr[(int) src + c] : t.bSeg.getAtIndex(LE, src + c);
+            java.util.Arrays.fill(dst, d + cols, d + NR, 0f);
+        }
+    }
+
+    /** B stored column-major (depth contiguous, i.e. a transposed weight): read each column once, write with stride NR. */
+    private static void packBColumns(Task t, int p0, int k, int j, int cols, float[] dst, int base) {
+        for (int c = 0; c < cols; c++) {
+            long src = t.bOff + (long) (j + c) * t.bColStride + p0;
+            if (t.bArr != null) {
+                int s = (int) src;
+                for (int p = 0; p < k; p++) dst[base + p * NR + c] = t.bArr[s + p];
+            } else {
+                for (int p = 0; p < k; p++) dst[base + p * NR + c] = t.bSeg.getAtIndex(LE, src + p);
+            }
+        }
+        if (cols < NR) {
+            for (int p = 0; p < k; p++) java.util.Arrays.fill(dst, base + p * NR + cols, base + (p + 1) * NR, 0f);
+        }
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    static int roundUp(int a, int b) {
+        return ceilDiv(a, b) * b;
+    }
+}

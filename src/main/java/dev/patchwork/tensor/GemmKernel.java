@@ -1,0 +1,89 @@
+package dev.patchwork.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from one packed panel of A
+ * ({@code kc × MR}, MR consecutive values per depth step) and one packed panel of B ({@code kc × NR}, NR consecutive
+ * values per depth step), both in plain {@code float[]} so the loop touches no MemorySegment and no stride.
+ *
+ * <p>Why 12 × (2 vectors): the 24 accumulators stay in registers (plus 2 B vectors and 1 broadcast: 27 of the 32
+ * AVX-512 registers), which is far more independent FMA chains than latency × throughput needs (4 × 2 on current
+ * cores), and each depth step does 24 FMAs for 2 vector loads and 12 broadcast loads. With a narrower species the same
+ * code is correct; NR just shrinks with the vector length (on 16-register AVX2 machines the JIT spills a little).
+ */
+final class GemmKernel {
+    static final VectorSpecies<Float> F = Simd.F;
+    /** Vector lanes, i.e. half of {@link #NR}. */
+    static final int L = F.length();
+    /** Rows of the register tile. */
+    static final int MR = 12;
+    /** Columns of the register tile: two vectors. */
+    static final int NR = 2 * L;
+
+    private GemmKernel() {}
+
+    /**
+     * {@code C[MR×NR] = A·B} (or {@code +=} when {@code add}), where C row r starts at {@code c[cOff + r*ldc]}.
+     * A is the packed panel at {@code pa[aOff]}, B the packed panel at {@code pb[bOff]}; both have {@code kc} steps.
+     */
+    static void multiply(int kc, float[] pa, int aOff, float[] pb, int bOff, float[] c, int cOff, int ldc,
+                         boolean add) {
+        FloatVector z = FloatVector.zero(F);
+        int o0 = cOff + 0 * ldc;
+        int o1 = cOff + 1 * ldc;
+        int o2 = cOff + 2 * ldc;
+        int o3 = cOff + 3 * ldc;
+        int o4 = cOff + 4 * ldc;
+        int o5 = cOff + 5 * ldc;
+        int o6 = cOff + 6 * ldc;
+        int o7 = cOff + 7 * ldc;
+        int o8 = cOff + 8 * ldc;
+        int o9 = cOff + 9 * ldc;
+        int o10 = cOff + 10 * ldc;
+        int o11 = cOff + 11 * ldc;
+        FloatVector r0a = add ? FloatVector.fromArray(F, c, o0) : z, r0b = add ? FloatVector.fromArray(F, c, o0 + L) : z;
+        FloatVector r1a = add ? FloatVector.fromArray(F, c, o1) : z, r1b = add ? FloatVector.fromArray(F, c, o1 + L) : z;
+        FloatVector r2a = add ? FloatVector.fromArray(F, c, o2) : z, r2b = add ? FloatVector.fromArray(F, c, o2 + L) : z;
+        FloatVector r3a = add ? FloatVector.fromArray(F, c, o3) : z, r3b = add ? FloatVector.fromArray(F, c, o3 + L) : z;
+        FloatVector r4a = add ? FloatVector.fromArray(F, c, o4) : z, r4b = add ? FloatVector.fromArray(F, c, o4 + L) : z;
+        FloatVector r5a = add ? FloatVector.fromArray(F, c, o5) : z, r5b = add ? FloatVector.fromArray(F, c, o5 + L) : z;
+        FloatVector r6a = add ? FloatVector.fromArray(F, c, o6) : z, r6b = add ? FloatVector.fromArray(F, c, o6 + L) : z;
+        FloatVector r7a = add ? FloatVector.fromArray(F, c, o7) : z, r7b = add ? FloatVector.fromArray(F, c, o7 + L) : z;
+        FloatVector r8a = add ? FloatVector.fromArray(F, c, o8) : z, r8b = add ? FloatVector.fromArray(F, c, o8 + L) : z;
+        FloatVector r9a = add ? FloatVector.fromArray(F, c, o9) : z, r9b = add ? FloatVector.fromArray(F, c, o9 + L) : z;
+        FloatVector r10a = add ? FloatVector.fromArray(F, c, o10) : z, r10b = add ? FloatVector.fromArray(F, c, o10 + L) : z;
+        FloatVector r11a = add ? FloatVector.fromArray(F, c, o11) : z, r11b = add ? FloatVector.fromArray(F, c, o11 + L) : z;
+        for (int p = 0; p < kc; p++) {
+            int ap = aOff + p * MR, bp = bOff + p * NR;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bp);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bp + L);
+            FloatVector a;
+            a = FloatVector.broadcast(F, pa[ap + 0]);  r0a = a.fma(b0, r0a);  r0b = a.fma(b1, r0b);
+            a = FloatVector.broadcast(F, pa[ap + 1]);  r1a = a.fma(b0, r1a);  r1b = a.fma(b1, r1b);
+            a = FloatVector.broadcast(F, pa[ap + 2]);  r2a = a.fma(b0, r2a);  r2b = a.fma(b1, r2b);
+            a = FloatVector.broadcast(F, pa[ap + 3]);  r3a = a.fma(b0, r3a);  r3b = a.fma(b1, r3b);
+            a = FloatVector.broadcast(F, pa[ap + 4]);  r4a = a.fma(b0, r4a);  r4b = a.fma(b1, r4b);
+            a = FloatVector.broadcast(F, pa[ap + 5]);  r5a = a.fma(b0, r5a);  r5b = a.fma(b1, r5b);
+            a = FloatVector.broadcast(F, pa[ap + 6]);  r6a = a.fma(b0, r6a);  r6b = a.fma(b1, r6b);
+            a = FloatVector.broadcast(F, pa[ap + 7]);  r7a = a.fma(b0, r7a);  r7b = a.fma(b1, r7b);
+            a = FloatVector.broadcast(F, pa[ap + 8]);  r8a = a.fma(b0, r8a);  r8b = a.fma(b1, r8b);
+            a = FloatVector.broadcast(F, pa[ap + 9]);  r9a = a.fma(b0, r9a);  r9b = a.fma(b1, r9b);
+            a = FloatVector.broadcast(F, pa[ap + 10]); r10a = a.fma(b0, r10a); r10b = a.fma(b1, r10b);
+            a = FloatVector.broadcast(F, pa[ap + 11]); r11a = a.fma(b0, r11a); r11b = a.fma(b1, r11b);
+        }
+        r0a.intoArray(c, o0);  r0b.intoArray(c, o0 + L);
+        r1a.intoArray(c, o1);  r1b.intoArray(c, o1 + L);
+        r2a.intoArray(c, o2);  r2b.intoArray(c, o2 + L);
+        r3a.intoArray(c, o3);  r3b.intoArray(c, o3 + L);
+        r4a.intoArray(c, o4);  r4b.intoArray(c, o4 + L);
+        r5a.intoArray(c, o5);  r5b.intoArray(c, o5 + L);
+        r6a.intoArray(c, o6);  r6b.intoArray(c, o6 + L);
+        r7a.intoArray(c, o7);  r7b.intoArray(c, o7 + L);
+        r8a.intoArray(c, o8);  r8b.intoArray(c, o8 + L);
+        r9a.intoArray(c, o9);  r9b.intoArray(c, o9 + L);
+        r10a.intoArray(c, o10); r10b.intoArray(c, o10 + L);
+        r11a.intoArray(c, o11); r11b.intoArray(c, o11 + L);
+    }
+}

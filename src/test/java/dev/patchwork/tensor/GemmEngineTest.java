@@ -1,0 +1,109 @@
+package dev.patchwork.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+import static dev.patchwork.tensor.GemmKernel.MR;
+import static dev.patchwork.tensor.GemmKernel.NR;
+import static dev.patchwork.tensor.ParameterBuffer.F32;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link GemmEngine} with tiny block sizes, so that small problems run through every blocking loop (several depth,
+ * row, column and sweep blocks, ragged edges in each) and every operand layout: A plain or transposed, B plain or
+ * transposed in an array or a segment, C in an array or a segment.
+ */
+class GemmEngineTest {
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        return a;
+    }
+
+    @Test
+    void tinyBlocksGiveTheExactProductForEveryLayout() {
+        SplittableRandom rnd = new SplittableRandom(1);
+        GemmEngine.Plan[] plans = {
+                new GemmEngine.Plan(5, MR, NR, NR),
+                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR),
+                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR),
+        };
+        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}};
+        try (Arena arena = Arena.ofShared()) {
+            for (GemmEngine.Plan plan : plans) {
+                for (int[] s : shapes) {
+                    int rows = s[0], cols = s[1], depth = s[2];
+                    for (int layout = 0; layout < 16; layout++) {
+                        boolean aT = (layout & 1) != 0, bT = (layout & 2) != 0, bSeg = (layout & 4) != 0;
+                        boolean cSeg = (layout & 8) != 0;
+                        check(rnd, arena, plan, rows, cols, depth, aT, bT, bSeg, cSeg);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void check(SplittableRandom rnd, Arena arena, GemmEngine.Plan plan, int rows, int cols, int depth,
+                              boolean aT, boolean bT, boolean bSeg, boolean cSeg) {
+        int aOff = 3, bOff = 2, cOff = 1;
+        float[] a = random(rnd, aOff + rows * depth);
+        float[] b = random(rnd, bOff + depth * cols);
+        float[] c0 = random(rnd, cOff + rows * cols);
+        boolean acc = rnd.nextBoolean();
+        MemorySegment bs = arena.allocate((long) b.length * Float.BYTES);
+        MemorySegment cs = arena.allocate((long) c0.length * Float.BYTES);
+        for (int i = 0; i < b.length; i++) bs.setAtIndex(F32, i, b[i]);
+        for (int i = 0; i < c0.length; i++) cs.setAtIndex(F32, i, c0[i]);
+        float[] c = c0.clone();
+
+        GemmEngine.Task t = GemmEngine.task(rows, cols, depth);
+        // A(i, p) and B(p, j) in either orientation; the reference below reads them through the same formulas.
+        int aRow = aT ? 1 : depth, aDepth = aT ? rows : 1;
+        int bDepth = bT ? 1 : cols, bCol = bT ? depth : 1;
+        t.a(a, aOff, aRow, aDepth).b(bSeg ? null : b, bSeg ? bs : null, bOff, bDepth, bCol)
+                .c(cSeg ? null : c, cSeg ? cs : null, cOff, cols, acc);
+        GemmEngine.run(t, plan);
+
+        String what = plan + " " + rows + "x" + cols + "x" + depth + " aT=" + aT + " bT=" + bT + " bSeg=" + bSeg
+                + " cSeg=" + cSeg + " acc=" + acc;
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                double sum = 0, abs = 0;
+                for (int p = 0; p < depth; p++) {
+                    double v = (double) a[aOff + i * aRow + p * aDepth] * b[bOff + p * bDepth + j * bCol];
+                    sum += v;
+                    abs += Math.abs(v);
+                }
+                int o = cOff + i * cols + j;
+                double expected = acc ? c0[o] + sum : sum;
+                float actual = cSeg ? cs.getAtIndex(F32, o) : c[o];
+                double tol = 4 * (depth + 2) * Math.ulp(1f) / 2 * (abs + Math.abs(c0[o])) + 1e-30;
+                assertTrue(Math.abs(actual - expected) <= tol, what + ": C(" + i + "," + j + ") = " + actual
+                        + ", expected " + expected);
+            }
+        }
+        // Nothing outside C may be touched.
+        float before = cSeg ? cs.getAtIndex(F32, 0) : c[0];
+        assertTrue(before == c0[0], what + ": element before C was overwritten");
+    }
+
+    @Test
+    void plansWithMisalignedBlocksAreRejected() {
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR));
+    }
+
+    @Test
+    void chosenPlansRespectTheKernelTiles() {
+        int[][] shapes = {{1, 1, 1}, {768, 384, 128}, {8192, 2048, 512}, {1024, 1024, 1024}, {128, 352, 8192}};
+        for (int[] s : shapes) {
+            GemmEngine.Plan p = GemmEngine.Plan.of(s[0], s[1], s[2]);
+            assertTrue(p.kc() <= GemmEngine.KC_MAX && p.kc() * GemmEngine.ceilDiv(s[2], p.kc()) >= s[2], p.toString());
+        }
+    }
+}
