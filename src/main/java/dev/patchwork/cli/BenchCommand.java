@@ -1,0 +1,74 @@
+package dev.patchwork.cli;
+
+import dev.patchwork.bench.KernelBench;
+import dev.patchwork.bench.TrainBench;
+import dev.patchwork.model.ByteLmConfig;
+import dev.patchwork.tensor.Simd;
+import dev.patchwork.util.Json;
+import dev.patchwork.util.PatchworkException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code patchwork bench}: speed measurements with machine-readable output. */
+@Command(name = "bench", description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
+        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class})
+final class BenchCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static void print(Map<String, Object> result, boolean json) throws Exception {
+        if (json) {
+            System.out.println(Json.MAPPER.writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(result));
+        } else {
+            System.out.println(Json.write(result));
+        }
+    }
+
+    @Command(name = "kernels", description = "GFLOP/s of the three matmul forms against the machine's FMA peak.",
+            footer = {"", "Example:", "  patchwork bench kernels --json"})
+    static final class Kernels implements Callable<Integer> {
+        @Option(names = "--json") boolean json;
+        @Option(names = "--quick", description = "Fewer repetitions (noisier).") boolean quick;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!json) System.err.println("patchwork bench kernels: " + Simd.describe());
+            print(KernelBench.run(quick), json);
+            return 0;
+        }
+    }
+
+    @Command(name = "train", description = "Bytes/s, model FLOP/s and MFU of full training steps of a byte LM.",
+            footer = {"", "Example:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json"})
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--config", required = true) Path config;
+        @Option(names = "--batch-size", defaultValue = "12") int batch;
+        @Option(names = "--seq-len", description = "Default: the model's max_seqlen.") Integer seqLen;
+        @Option(names = "--steps", defaultValue = "30") int steps;
+        @Option(names = "--warmup-steps", defaultValue = "10") int warmup;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            var root = Json.readTree(config);
+            ByteLmConfig c = ByteLmConfig.fromJson(root.has("model") ? root.get("model") : root, config.toString());
+            if (steps < 1 || warmup < 0 || batch < 1) throw new PatchworkException("--steps and --batch-size must be >= 1, --warmup-steps >= 0");
+            int T = seqLen != null ? seqLen : c.maxSeqlen();
+            if (T > c.maxSeqlen()) throw new PatchworkException("--seq-len " + T + " exceeds max_seqlen " + c.maxSeqlen());
+            dev.patchwork.train.ByteLmTrainer.checkFits(c, batch, T);
+            if (!json) System.err.println("patchwork bench train: " + Simd.describe());
+            print(TrainBench.run(c, batch, T, warmup, steps), json);
+            return 0;
+        }
+    }
+}
