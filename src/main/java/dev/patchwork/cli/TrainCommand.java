@@ -83,6 +83,8 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
                 TrainSettings settings = Json.bind(withOverrides(trainNode), TrainSettings.class, config + " (train settings)");
+                ByteLmTrainer.checkFits(modelConfig, settings.batchSize(),
+                        settings.seqLen() != null ? settings.seqLen() : modelConfig.maxSeqlen()); // before preparing data
                 Path source = data.toAbsolutePath().normalize();
                 trainer = ByteLmTrainer.start(modelConfig, settings, openCorpus(source), source.toString(), out, System.err, stop);
             }

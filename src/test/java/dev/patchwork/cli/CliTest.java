@@ -98,6 +98,9 @@ class CliTest {
         assertOneLineError(run("train", "--resume", "--out", tmp.resolve("nothing").toString()), "nothing to resume");
         assertOneLineError(run("eval", "--model", tmp.resolve("nomodel").toString(), "--data", data.toString()), "not found");
         assertOneLineError(run("generate", "--model", tmp.toString(), "--prompt", "x"), "config.json");
+        assertOneLineError(run("train", "--config", write(tmp, "huge.json",
+                        "{\"dim\": 8192, \"n_layers\": 96, \"n_heads\": 64, \"max_seqlen\": 4096}").toString(),
+                "--data", data.toString(), "--out", tmp.resolve("r8").toString(), "--batch-size", "64"), "needs about");
         Run usage = run("train", "--no-such-flag");
         assertEquals(2, usage.code());
     }
