@@ -35,6 +35,16 @@ class ByteLmTest {
     }
 
     @Test
+    void saveThenLoadGivesIdenticalLogits(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        ByteLm model = ByteLm.initialise(tiny(6, "local_block_causal"));
+        dev.patchwork.io.Checkpoint.builder(model.config().toJson(), model.parameters()).save(tmp.resolve("ckpt"));
+        ByteLm loaded = ByteLmCheckpoint.load(tmp.resolve("ckpt"));
+        assertEquals(model.config(), loaded.config());
+        int[] ids = {1, 50, 60, 70, 2, 1, 80, 90};
+        assertArrayEquals(model.forward(ids, 2, 4).clone(), loaded.forward(ids, 2, 4));
+    }
+
+    @Test
     void eosSegmentsCutAttention() {
         ByteLm model = ByteLm.initialise(tiny(null, "local_block_causal"));
         int[] a = {1, 10, 20, 2, 30, 40, 50};
