@@ -155,8 +155,8 @@ public final class RmsNormKernel {
     }
 
     /**
-     * The weight as a {@code float[]}: one copy of d floats per call, so the row loops read plain arrays (vector loads
-     * from a segment re-check its bounds and liveness in every iteration).
+     * The weight as a {@code float[]}: one copy of d floats per call, so the row loops read plain arrays. Loading the
+     * weight vectors from the segment inside the row loops measured 5× slower for the backward pass (JDK 25).
      */
     private static float[] toArray(MemorySegment w, long wOff, int d) {
         float[] wa = new float[d];

@@ -69,7 +69,7 @@ public final class RopeKernel {
         float[] cosI = table.cosInterleaved(), sinS = table.sinSigned();
         int t = pos * hd;
         // Even lane 2i: a·c + b·(−s); odd lane 2i+1: b·c + a·s. The inverse flips the sign of s, which is exact.
-        // (A sign factor rather than choosing add or sub per vector: a vector merged from two branches gets boxed.)
+        // One expression for both directions keeps the loop free of branches.
         float sign = inverse ? -1f : 1f;
         int j = 0;
         for (int bound = F.loopBound(hd); j < bound; j += LANES) {
