@@ -68,17 +68,17 @@ public final class RopeKernel {
         int hd = table.headDim();
         float[] cosI = table.cosInterleaved(), sinS = table.sinSigned();
         int t = pos * hd;
+        // Even lane 2i: a·c + b·(−s); odd lane 2i+1: b·c + a·s. The inverse flips the sign of s, which is exact.
+        // One expression for both directions keeps the loop free of branches.
+        float sign = inverse ? -1f : 1f;
         int j = 0;
-        // Even lane 2i: a·c + b·(−s); odd lane 2i+1: b·c + a·s. The inverse subtracts the same products instead.
         for (int bound = F.loopBound(hd); j < bound; j += LANES) {
             FloatVector v = FloatVector.fromArray(F, x, base + j);
-            FloatVector straight = v.mul(FloatVector.fromArray(F, cosI, t + j));
-            FloatVector crossed = v.rearrange(SWAP_PAIRS).mul(FloatVector.fromArray(F, sinS, t + j));
-            (inverse ? straight.sub(crossed) : straight.add(crossed)).intoArray(x, base + j);
+            FloatVector sin = FloatVector.fromArray(F, sinS, t + j).mul(sign);
+            v.mul(FloatVector.fromArray(F, cosI, t + j)).add(v.rearrange(SWAP_PAIRS).mul(sin)).intoArray(x, base + j);
         }
         // Tail (head sizes that are not a multiple of the lane count): loopBound is even, so pairs stay whole.
         float[] cos = table.cos(), sin = table.sin();
-        float sign = inverse ? -1f : 1f;
         for (int i = j / 2; i < hd / 2; i++) {
             float c = cos[pos * (hd / 2) + i], s = sign * sin[pos * (hd / 2) + i];
             float a = x[base + 2 * i], b = x[base + 2 * i + 1];
