@@ -89,8 +89,10 @@ final class TrainCommand implements Callable<Integer> {
                 trainer = ByteLmTrainer.start(modelConfig, settings, openCorpus(source), source.toString(), out, System.err, stop);
             }
             ByteLmTrainer.Result r = trainer.run();
-            System.err.printf("done: %d steps, train loss %.4f, held-out %.4f nats/byte (%.4f bits/byte), %,.0f bytes/s; model in %s%n",
-                    r.steps(), r.trainLoss(), r.evalLoss(), r.evalLoss() / Math.log(2), r.bytesPerSecond(), out);
+            String heldOut = Double.isNaN(r.evalLoss()) ? "held-out not evaluated yet"
+                    : String.format("held-out %.4f nats/byte (%.4f bits/byte)", r.evalLoss(), r.evalLoss() / Math.log(2));
+            System.err.printf("%s: %d steps, train loss %.4f, %s, %,.0f bytes/s; model in %s%n", r.interrupted() ? "stopped" : "done",
+                    r.steps(), r.trainLoss(), heldOut, r.bytesPerSecond(), out);
             return r.interrupted() ? 130 : 0;
         }
     }
