@@ -234,7 +234,7 @@ final class GemmEngine {
      * False for a segment of a confined arena, which only its owner thread may touch: such calls run on the calling
      * thread instead of failing in a worker. The probe is a thread that never runs, so it owns nothing.
      */
-    private static boolean sharedAcrossThreads(MemorySegment s) {
+    static boolean sharedAcrossThreads(MemorySegment s) {
         return s == null || s.isAccessibleBy(NOT_AN_OWNER);
     }
 
