@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 import static dev.patchwork.tensor.GemmKernel.F;
 import static dev.patchwork.tensor.GemmKernel.L;
@@ -48,6 +49,8 @@ final class GemmEngine {
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
 
+    /** The lanes of the last, partial vector of an MR-float row (empty when L divides MR). */
+    private static final VectorMask<Float> MR_TAIL = F.indexInRange(MR / L * L, MR);
     private static final ValueLayout.OfFloat LE = F32;
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 
@@ -332,21 +335,33 @@ final class GemmEngine {
      */
     static void packA(Task t, int i0, int m, int p0, int k, float[] dst) {
         float[] a = t.a;
+        if (t.aDepthStride != 1 && t.aRowStride == 1) {
+            // A is stored transposed (columns contiguous): each depth step is MR consecutive values per panel. Going
+            // depth step by depth step reads the source sequentially (panel by panel would stride through memory).
+            int full = m / MR * MR;
+            for (int p = 0; p < k; p++) {
+                int src = t.aOff + (p0 + p) * t.aDepthStride + i0;
+                for (int s = 0; s < full; s += MR) {
+                    // Whole vectors plus one masked vector: a System.arraycopy call per 12 floats costs 4x more.
+                    int d = s * k + p * MR, r = 0;
+                    for (; r <= MR - L; r += L) FloatVector.fromArray(F, a, src + s + r).intoArray(dst, d + r);
+                    if (r < MR) FloatVector.fromArray(F, a, src + s + r, MR_TAIL).intoArray(dst, d + r, MR_TAIL);
+                }
+                if (full < m) {
+                    int d = full * k + p * MR, rows = m - full;
+                    System.arraycopy(a, src + full, dst, d, rows);
+                    java.util.Arrays.fill(dst, d + rows, d + MR, 0f);
+                }
+            }
+            return;
+        }
         for (int s = 0; s < m; s += MR) {
             int rows = Math.min(MR, m - s), base = s * k;
-            if (t.aDepthStride == 1) {
-                // Rows are contiguous in depth: read each row once, write with stride MR (measured faster than
-                // depth-outer orders, which read MR rows at once, or than gathers).
-                for (int r = 0; r < rows; r++) {
-                    int src = t.aOff + (i0 + s + r) * t.aRowStride + p0;
-                    for (int p = 0; p < k; p++) dst[base + p * MR + r] = a[src + p];
-                }
-            } else {
-                // Columns are contiguous (A is stored transposed): each depth step is MR consecutive values.
-                for (int p = 0; p < k; p++) {
-                    int src = t.aOff + (p0 + p) * t.aDepthStride + i0 + s;
-                    System.arraycopy(a, src, dst, base + p * MR, rows);
-                }
+            // Rows are contiguous in depth: read each row once, write with stride MR (measured faster than
+            // depth-outer orders, which read MR rows at once, or than gathers).
+            for (int r = 0; r < rows; r++) {
+                int src = t.aOff + (i0 + s + r) * t.aRowStride + p0;
+                for (int p = 0; p < k; p++) dst[base + p * MR + r] = a[src + p];
             }
             if (rows < MR) {
                 for (int p = 0; p < k; p++) java.util.Arrays.fill(dst, base + p * MR + rows, base + (p + 1) * MR, 0f);
