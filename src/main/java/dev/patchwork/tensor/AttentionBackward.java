@@ -102,7 +102,6 @@ final class AttentionBackward {
         AttentionForward.transposeRows(q, s.qOff() + h * hd, s.qStride(), i0, rows, hd, scale, w.aT);
         AttentionForward.transposeRows(dout, s.outOff() + h * hd, s.outStride(), i0, rows, hd, 1f, w.bT);
         Arrays.fill(w.accT, 0, hd * L, 0f);
-        FloatVector lseV = FloatVector.fromArray(F, w.lse, 0), deltaV = FloatVector.fromArray(F, w.delta, 0);
         IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
         int kBase = s.kOff() + kvh * hd, vBase = s.vOff() + kvh * hd;
         for (int j = lo & -TILE; j < hi; j += TILE) {
@@ -112,11 +111,7 @@ final class AttentionBackward {
             AttentionForward.keyTileRows(j, lo, hi, vBase, s.vStride(), w.rowsB);
             AttentionTiles.dotTile(w.aT, k, w.rowsA, hd, w.tile);  // scores
             AttentionTiles.dotTile(w.bT, v, w.rowsB, hd, w.tile2); // dout·v
-            for (int t = 0; t < TILE; t++) {
-                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(lseV));
-                if (!allSee) p = FloatVector.zero(F).blend(p, AttentionTiles.sees(from, to, j + t));
-                p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(deltaV)).intoArray(w.tile, t * L);
-            }
+            queryLaneScoreGradients(w, j, allSee);
             AttentionTiles.accumulateTile(w.accT, k, w.rowsA, hd, w.tile, null);
         }
         for (int lane = 0; lane < rows; lane++) {
@@ -139,7 +134,6 @@ final class AttentionBackward {
         AttentionForward.transposeRows(v, s.vOff() + g * hd, s.vStride(), j0, rows, hd, 1f, w.bT);
         Arrays.fill(w.accT, 0, hd * L, 0f);  // dk, unscaled
         Arrays.fill(w.acc2T, 0, hd * L, 0f); // dv
-        IntVector keyIndex = IntVector.zero(I).addIndex(1).add(j0);
         for (int h = g * group; h < (g + 1) * group; h++) {
             for (int u0 = 0; u0 < n; u0 += TILE) {
                 for (int t = 0; t < TILE; t++) {
@@ -155,14 +149,7 @@ final class AttentionBackward {
                 }
                 AttentionTiles.dotTile(w.aT, q, w.rowsA, hd, w.tile);     // q·k
                 AttentionTiles.dotTile(w.bT, dout, w.rowsB, hd, w.tile2); // dout·v
-                for (int t = 0; t < TILE; t++) {
-                    FloatVector score = FloatVector.fromArray(F, w.tile, t * L).mul(scale);
-                    FloatVector p = AttentionTiles.exp(score.sub(w.rowLse[t]));
-                    if (w.rowFrom[t] > j0 || w.rowTo[t] < j0 + L)
-                        p = FloatVector.zero(F).blend(p, AttentionTiles.keysIn(keyIndex, w.rowFrom[t], w.rowTo[t]));
-                    p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(w.rowDelta[t])).intoArray(w.tile, t * L);
-                    p.intoArray(w.tile2, t * L);
-                }
+                keyLaneScoreGradients(w, j0, scale);
                 AttentionTiles.accumulateTile(w.acc2T, dout, w.rowsB, hd, w.tile2, null); // dv += p·dout
                 AttentionTiles.accumulateTile(w.accT, q, w.rowsA, hd, w.tile, null);      // dk += ds·q
             }
@@ -174,6 +161,37 @@ final class AttentionBackward {
                 dk[kRow + d] += scale * w.accT[d * L + lane];
                 dv[vRow + d] += w.acc2T[d * L + lane];
             }
+        }
+    }
+
+    /**
+     * Lanes = queries: turns the scores in {@code w.tile} into ds = p·(dp − delta) with p = exp(score − lse), masked to
+     * 0 where a lane cannot see the key; {@code w.tile2} holds dp = dout·v.
+     */
+    private static void queryLaneScoreGradients(AttentionScratch w, int j, boolean allSee) {
+        IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
+        FloatVector lse = FloatVector.fromArray(F, w.lse, 0), delta = FloatVector.fromArray(F, w.delta, 0);
+        for (int t = 0; t < TILE; t++) {
+            FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(lse));
+            if (!allSee) p = FloatVector.zero(F).blend(p, AttentionTiles.sees(from, to, j + t));
+            p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(delta)).intoArray(w.tile, t * L);
+        }
+    }
+
+    /**
+     * Lanes = keys {@code j0 + lane}, tile rows = queries: turns the raw q·k in {@code w.tile} into
+     * ds = p·(dp − delta) and leaves p in {@code w.tile2} (which held dp = dout·v), both masked to 0 outside each
+     * query's interval.
+     */
+    private static void keyLaneScoreGradients(AttentionScratch w, int j0, float scale) {
+        IntVector keyIndex = IntVector.zero(I).addIndex(1).add(j0);
+        for (int t = 0; t < TILE; t++) {
+            FloatVector score = FloatVector.fromArray(F, w.tile, t * L).mul(scale);
+            FloatVector p = AttentionTiles.exp(score.sub(w.rowLse[t]));
+            if (w.rowFrom[t] > j0 || w.rowTo[t] < j0 + L)
+                p = FloatVector.zero(F).blend(p, AttentionTiles.keysIn(keyIndex, w.rowFrom[t], w.rowTo[t]));
+            p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(w.rowDelta[t])).intoArray(w.tile, t * L);
+            p.intoArray(w.tile2, t * L);
         }
     }
 }

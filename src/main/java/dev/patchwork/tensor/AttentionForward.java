@@ -2,8 +2,9 @@ package dev.patchwork.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+
+import java.util.Arrays;
 
 import static dev.patchwork.tensor.AttentionTiles.F;
 import static dev.patchwork.tensor.AttentionTiles.I;
@@ -95,8 +96,9 @@ final class AttentionForward {
         laneIntervals(s.queries(), keyFrom, keyTo, i0, w);
         int lo = w.lo, hi = w.hi, maxFrom = w.maxFrom, minTo = w.minTo;
         transposeRows(q, s.qOff() + h * hd, s.qStride(), i0, rows, hd, scale, w.aT);
-        java.util.Arrays.fill(w.accT, 0, hd * L, 0f);
-        FloatVector max = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), sum = FloatVector.zero(F);
+        Arrays.fill(w.accT, 0, hd * L, 0f);
+        Arrays.fill(w.max, Float.NEGATIVE_INFINITY);
+        Arrays.fill(w.sum, 0f);
         IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
         int kBase = s.kOff() + kvh * hd, vBase = s.vOff() + kvh * hd;
         for (int j = lo & -TILE; j < hi; j += TILE) {
@@ -105,39 +107,9 @@ final class AttentionForward {
             keyTileRows(j, lo, hi, kBase, s.kStride(), w.rowsA);
             keyTileRows(j, lo, hi, vBase, s.vStride(), w.rowsB);
             AttentionTiles.dotTile(w.aT, k, w.rowsA, hd, w.tile);
-            FloatVector tileMax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (int t = 0; t < TILE; t++) {
-                FloatVector score = FloatVector.fromArray(F, w.tile, t * L);
-                if (!allSee) {
-                    score = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).blend(score, AttentionTiles.sees(from, to, j + t));
-                    score.intoArray(w.tile, t * L);
-                }
-                tileMax = tileMax.max(score);
-            }
-            FloatVector newMax = max.max(tileMax);
-            // a lane that has seen nothing yet keeps max −∞; exponentiate against 0 there so −∞ − (−∞) never occurs
-            FloatVector pivot = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
-            FloatVector tileSum = FloatVector.zero(F);
-            for (int t = 0; t < TILE; t++) {
-                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(pivot));
-                p.intoArray(w.tile, t * L);
-                tileSum = tileSum.add(p);
-            }
-            VectorMask<Float> unchanged = newMax.eq(max);
-            if (unchanged.allTrue()) {
-                // every lane's factor would be exp(0) = 1 exactly: skip the rescale (same bits, less work)
-                sum = sum.add(tileSum);
-                AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, null);
-            } else {
-                FloatVector rescale = AttentionTiles.exp(max.sub(pivot));
-                sum = sum.fma(rescale, tileSum);
-                rescale.intoArray(w.rescale, 0);
-                AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, w.rescale);
-            }
-            max = newMax;
+            boolean rescale = softmaxTile(w, j, allSee);
+            AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, rescale ? w.rescale : null);
         }
-        max.intoArray(w.max, 0);
-        sum.intoArray(w.sum, 0);
         int heads = s.heads();
         for (int lane = 0; lane < rows; lane++) {
             int i = i0 + lane, ob = s.outOff() + i * s.outStride() + h * hd;
@@ -151,5 +123,39 @@ final class AttentionForward {
                 if (lse != null) lse[i * heads + h] = w.max[lane] + (float) Math.log(l);
             }
         }
+    }
+
+    /**
+     * One online-softmax step over the scores of a key tile in {@code w.tile} (lanes = queries): masks the keys a
+     * lane cannot see, raises the running maxima {@code w.max}, turns the scores into p = exp(score − max), adds them
+     * to {@code w.sum}, and leaves in {@code w.rescale} the factor exp(old max − new max) for what was accumulated.
+     * Returns false when no lane's maximum moved: every factor is then exactly 1 and the rescale can be skipped.
+     */
+    private static boolean softmaxTile(AttentionScratch w, int j, boolean allSee) {
+        IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
+        FloatVector max = FloatVector.fromArray(F, w.max, 0), tileMax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int t = 0; t < TILE; t++) {
+            FloatVector score = FloatVector.fromArray(F, w.tile, t * L);
+            if (!allSee) {
+                score = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).blend(score, AttentionTiles.sees(from, to, j + t));
+                score.intoArray(w.tile, t * L);
+            }
+            tileMax = tileMax.max(score);
+        }
+        FloatVector newMax = max.max(tileMax);
+        // a lane that has seen nothing yet keeps max −∞; exponentiate against 0 there so −∞ − (−∞) never occurs
+        FloatVector pivot = newMax.blend(0f, newMax.eq(Float.NEGATIVE_INFINITY));
+        FloatVector tileSum = FloatVector.zero(F);
+        for (int t = 0; t < TILE; t++) {
+            FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(pivot));
+            p.intoArray(w.tile, t * L);
+            tileSum = tileSum.add(p);
+        }
+        FloatVector rescale = AttentionTiles.exp(max.sub(pivot));
+        rescale.intoArray(w.rescale, 0);
+        newMax.intoArray(w.max, 0);
+        // fma(sum, 1, x) equals sum + x, so a lane whose max did not move gets the same bits either way
+        FloatVector.fromArray(F, w.sum, 0).fma(rescale, tileSum).intoArray(w.sum, 0);
+        return !newMax.eq(max).allTrue();
     }
 }

@@ -67,19 +67,34 @@ final class AttentionTiles {
         FloatVector w2 = FloatVector.fromArray(F, w, 2 * L), w3 = FloatVector.fromArray(F, w, 3 * L);
         FloatVector w4 = FloatVector.fromArray(F, w, 4 * L), w5 = FloatVector.fromArray(F, w, 5 * L);
         FloatVector w6 = FloatVector.fromArray(F, w, 6 * L), w7 = FloatVector.fromArray(F, w, 7 * L);
-        FloatVector scale = c == null ? null : FloatVector.fromArray(F, c, 0);
-        for (int d = 0; d < hd; d++) {
-            FloatVector o = FloatVector.fromArray(F, accT, d * L);
-            if (scale != null) o = o.mul(scale);
-            o = FloatVector.broadcast(F, x[r0 + d]).fma(w0, o);
-            o = FloatVector.broadcast(F, x[r1 + d]).fma(w1, o);
-            o = FloatVector.broadcast(F, x[r2 + d]).fma(w2, o);
-            o = FloatVector.broadcast(F, x[r3 + d]).fma(w3, o);
-            o = FloatVector.broadcast(F, x[r4 + d]).fma(w4, o);
-            o = FloatVector.broadcast(F, x[r5 + d]).fma(w5, o);
-            o = FloatVector.broadcast(F, x[r6 + d]).fma(w6, o);
-            o = FloatVector.broadcast(F, x[r7 + d]).fma(w7, o);
-            o.intoArray(accT, d * L);
+        // two copies of the loop: a vector that may be null could not stay in a register (C2 would box it)
+        if (c == null) {
+            for (int d = 0; d < hd; d++) {
+                FloatVector o = FloatVector.fromArray(F, accT, d * L);
+                FloatVector odd = FloatVector.broadcast(F, x[r1 + d]).mul(w1);
+                o = FloatVector.broadcast(F, x[r0 + d]).fma(w0, o);
+                odd = FloatVector.broadcast(F, x[r3 + d]).fma(w3, odd);
+                o = FloatVector.broadcast(F, x[r2 + d]).fma(w2, o);
+                odd = FloatVector.broadcast(F, x[r5 + d]).fma(w5, odd);
+                o = FloatVector.broadcast(F, x[r4 + d]).fma(w4, o);
+                odd = FloatVector.broadcast(F, x[r7 + d]).fma(w7, odd);
+                o = FloatVector.broadcast(F, x[r6 + d]).fma(w6, o);
+                o.add(odd).intoArray(accT, d * L);
+            }
+        } else {
+            FloatVector scale = FloatVector.fromArray(F, c, 0);
+            for (int d = 0; d < hd; d++) {
+                FloatVector o = FloatVector.fromArray(F, accT, d * L).mul(scale);
+                FloatVector odd = FloatVector.broadcast(F, x[r1 + d]).mul(w1);
+                o = FloatVector.broadcast(F, x[r0 + d]).fma(w0, o);
+                odd = FloatVector.broadcast(F, x[r3 + d]).fma(w3, odd);
+                o = FloatVector.broadcast(F, x[r2 + d]).fma(w2, o);
+                odd = FloatVector.broadcast(F, x[r5 + d]).fma(w5, odd);
+                o = FloatVector.broadcast(F, x[r4 + d]).fma(w4, o);
+                odd = FloatVector.broadcast(F, x[r7 + d]).fma(w7, odd);
+                o = FloatVector.broadcast(F, x[r6 + d]).fma(w6, o);
+                o.add(odd).intoArray(accT, d * L);
+            }
         }
     }
 
@@ -104,7 +119,8 @@ final class AttentionTiles {
     /**
      * e^x lane by lane for x ≤ 88 (larger x is clamped), within about 2 ulp; exactly 1 at 0 and exactly 0 below
      * {@link #EXP_ZERO_BELOW}. Written with plain lane-wise arithmetic (not {@code lanewise(EXP)}) so that a lane's
-     * result never depends on its neighbours and is the same on every machine.
+     * result never depends on its neighbours and is the same on every machine. Call it only where it is inlined
+     * (hot loops of small methods): a vector passed to an out-of-line call is boxed on the heap.
      */
     static FloatVector exp(FloatVector x) {
         FloatVector xc = x.min(88f);
