@@ -1,7 +1,6 @@
 package dev.patchwork.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
@@ -13,7 +12,7 @@ import static dev.patchwork.tensor.AttentionTiles.TILE;
 /**
  * Vector attention for a few queries, each on its own (a decoding step: one new query against the KV cache). The
  * blocked forward puts queries in lanes and would leave all lanes but one idle here; this one puts the head dimension
- * in lanes instead (masked for the last partial vector, so any head dim works) and reduces one dot product per key.
+ * in lanes instead (with a scalar tail past the last whole vector) and reduces one dot product per key.
  * Work items are (head, query), in parallel.
  *
  * <p>Same function as {@link AttentionForward} and the scalar twin, but not the same summation order: results agree to
@@ -76,17 +75,17 @@ final class AttentionDecode {
         int r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3];
         int r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7];
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-        for (int d = 0; d < hd; d += L) {
-            VectorMask<Float> m = F.indexInRange(d, hd); // all lanes but in the last partial vector
-            FloatVector a = FloatVector.fromArray(F, qRow, d, m);
-            s0 = a.fma(FloatVector.fromArray(F, x, r0 + d, m), s0);
-            s1 = a.fma(FloatVector.fromArray(F, x, r1 + d, m), s1);
-            s2 = a.fma(FloatVector.fromArray(F, x, r2 + d, m), s2);
-            s3 = a.fma(FloatVector.fromArray(F, x, r3 + d, m), s3);
-            s4 = a.fma(FloatVector.fromArray(F, x, r4 + d, m), s4);
-            s5 = a.fma(FloatVector.fromArray(F, x, r5 + d, m), s5);
-            s6 = a.fma(FloatVector.fromArray(F, x, r6 + d, m), s6);
-            s7 = a.fma(FloatVector.fromArray(F, x, r7 + d, m), s7);
+        int full = F.loopBound(hd);
+        for (int d = 0; d < full; d += L) {
+            FloatVector a = FloatVector.fromArray(F, qRow, d);
+            s0 = a.fma(FloatVector.fromArray(F, x, r0 + d), s0);
+            s1 = a.fma(FloatVector.fromArray(F, x, r1 + d), s1);
+            s2 = a.fma(FloatVector.fromArray(F, x, r2 + d), s2);
+            s3 = a.fma(FloatVector.fromArray(F, x, r3 + d), s3);
+            s4 = a.fma(FloatVector.fromArray(F, x, r4 + d), s4);
+            s5 = a.fma(FloatVector.fromArray(F, x, r5 + d), s5);
+            s6 = a.fma(FloatVector.fromArray(F, x, r6 + d), s6);
+            s7 = a.fma(FloatVector.fromArray(F, x, r7 + d), s7);
         }
         dst[0] = s0.reduceLanes(VectorOperators.ADD);
         dst[1] = s1.reduceLanes(VectorOperators.ADD);
@@ -96,6 +95,11 @@ final class AttentionDecode {
         dst[5] = s5.reduceLanes(VectorOperators.ADD);
         dst[6] = s6.reduceLanes(VectorOperators.ADD);
         dst[7] = s7.reduceLanes(VectorOperators.ADD);
+        for (int t = 0; t < TILE; t++) { // scalar tail (all of a head dim below the vector length)
+            float tail = 0f;
+            for (int d = full; d < hd; d++) tail += qRow[d] * x[rows[t] + d];
+            dst[t] += tail;
+        }
     }
 
     /**
@@ -117,18 +121,23 @@ final class AttentionDecode {
         FloatVector p2 = FloatVector.broadcast(F, p[2]), p3 = FloatVector.broadcast(F, p[3]);
         FloatVector p4 = FloatVector.broadcast(F, p[4]), p5 = FloatVector.broadcast(F, p[5]);
         FloatVector p6 = FloatVector.broadcast(F, p[6]), p7 = FloatVector.broadcast(F, p[7]);
-        for (int d = 0; d < hd; d += L) {
-            VectorMask<Float> m = F.indexInRange(d, hd);
-            FloatVector o = FloatVector.fromArray(F, acc, d, m).mul(c);
-            o = FloatVector.fromArray(F, x, r0 + d, m).fma(p0, o);
-            o = FloatVector.fromArray(F, x, r1 + d, m).fma(p1, o);
-            o = FloatVector.fromArray(F, x, r2 + d, m).fma(p2, o);
-            o = FloatVector.fromArray(F, x, r3 + d, m).fma(p3, o);
-            o = FloatVector.fromArray(F, x, r4 + d, m).fma(p4, o);
-            o = FloatVector.fromArray(F, x, r5 + d, m).fma(p5, o);
-            o = FloatVector.fromArray(F, x, r6 + d, m).fma(p6, o);
-            o = FloatVector.fromArray(F, x, r7 + d, m).fma(p7, o);
-            o.intoArray(acc, d, m);
+        int full = F.loopBound(hd);
+        for (int d = 0; d < full; d += L) {
+            FloatVector o = FloatVector.fromArray(F, acc, d).mul(c);
+            o = FloatVector.fromArray(F, x, r0 + d).fma(p0, o);
+            o = FloatVector.fromArray(F, x, r1 + d).fma(p1, o);
+            o = FloatVector.fromArray(F, x, r2 + d).fma(p2, o);
+            o = FloatVector.fromArray(F, x, r3 + d).fma(p3, o);
+            o = FloatVector.fromArray(F, x, r4 + d).fma(p4, o);
+            o = FloatVector.fromArray(F, x, r5 + d).fma(p5, o);
+            o = FloatVector.fromArray(F, x, r6 + d).fma(p6, o);
+            o = FloatVector.fromArray(F, x, r7 + d).fma(p7, o);
+            o.intoArray(acc, d);
+        }
+        for (int d = full; d < hd; d++) { // scalar tail
+            float o = acc[d] * c;
+            for (int t = 0; t < TILE; t++) o += p[t] * x[rows[t] + d];
+            acc[d] = o;
         }
     }
 }
