@@ -5,6 +5,7 @@ import jdk.incubator.vector.IntVector;
 
 import java.util.Arrays;
 
+import static dev.patchwork.tensor.AttentionTiles.BLOCK;
 import static dev.patchwork.tensor.AttentionTiles.F;
 import static dev.patchwork.tensor.AttentionTiles.I;
 import static dev.patchwork.tensor.AttentionTiles.L;
@@ -33,14 +34,14 @@ final class AttentionBackward {
         AttentionScratch call = AttentionScratch.get(hd);
         float[] delta = call.callDelta(queries * s.heads());
 
-        int queryBlocks = (queries + L - 1) / L;
+        int queryBlocks = (queries + BLOCK - 1) / BLOCK;
         int keys = AttentionKernel.keyRows(queries, keyFrom, keyTo);
-        int keyBlocks = (keys + L - 1) / L;
+        int keyBlocks = (keys + BLOCK - 1) / BLOCK;
         long[] prefix = call.costPrefix(Math.max(queryBlocks, keyBlocks));
 
         AttentionForward.queryBlockCosts(queries, keyFrom, keyTo, prefix);
         AttentionWork.run(s.heads(), queryBlocks, prefix, hd, (h, b, w) ->
-                queryBlock(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, delta, h, b * L, w));
+                queryBlock(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, delta, h, b * BLOCK, w));
 
         if (keys == 0) return; // every interval empty: outputs were constants, no gradient reaches k or v
         int[] start = call.keyBlockStart(keyBlocks);
@@ -54,7 +55,7 @@ final class AttentionBackward {
     }
 
     /**
-     * For each block of {@link AttentionTiles#L} keys, the queries (ascending) whose non-empty interval meets it:
+     * For each block of {@link AttentionTiles#BLOCK} keys, the queries (ascending) whose non-empty interval meets it:
      * block {@code b}'s are {@code list[start[b] .. start[b+1])}.
      */
     static int[] listQueriesPerKeyBlock(int queries, int[] keyFrom, int[] keyTo, int keyBlocks, int[] start,
@@ -62,7 +63,7 @@ final class AttentionBackward {
         Arrays.fill(start, 0, keyBlocks + 1, 0);
         for (int i = 0; i < queries; i++)
             if (keyFrom[i] < keyTo[i])
-                for (int b = keyFrom[i] / L; b <= (keyTo[i] - 1) / L; b++) start[b + 1]++;
+                for (int b = keyFrom[i] / BLOCK; b <= (keyTo[i] - 1) / BLOCK; b++) start[b + 1]++;
         long total = 0;
         for (int b = 0; b < keyBlocks; b++) {
             total += start[b + 1];
@@ -75,21 +76,21 @@ final class AttentionBackward {
         // fill with start[b] as the cursor of block b, then shift the cursors back to block starts
         for (int i = 0; i < queries; i++)
             if (keyFrom[i] < keyTo[i])
-                for (int b = keyFrom[i] / L; b <= (keyTo[i] - 1) / L; b++) list[start[b]++] = i;
+                for (int b = keyFrom[i] / BLOCK; b <= (keyTo[i] - 1) / BLOCK; b++) list[start[b]++] = i;
         System.arraycopy(start, 0, start, 1, keyBlocks);
         start[0] = 0;
         return list;
     }
 
-    /** dq pass for head {@code h} and the queries {@code [i0, i0 + L)} (in lanes). */
+    /** dq pass for head {@code h} and the queries {@code [i0, i0 + BLOCK)} (in lanes). */
     private static void queryBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
                                    int[] keyTo, float scale, float[] out, float[] lse, float[] dout, float[] dq,
                                    float[] delta, int h, int i0, AttentionScratch w) {
-        int hd = s.headDim(), heads = s.heads(), rows = Math.min(L, s.queries() - i0);
+        int hd = s.headDim(), heads = s.heads(), rows = Math.min(BLOCK, s.queries() - i0);
         int kvh = h / (heads / s.kvHeads());
         AttentionForward.laneIntervals(s.queries(), keyFrom, keyTo, i0, w);
         int lo = w.lo, hi = w.hi, maxFrom = w.maxFrom, minTo = w.minTo;
-        for (int lane = 0; lane < L; lane++) {
+        for (int lane = 0; lane < BLOCK; lane++) {
             int i = i0 + Math.min(lane, rows - 1), ob = s.outOff() + i * s.outStride() + h * hd;
             float dsum = 0f;
             for (int d = 0; d < hd; d++) dsum += dout[ob + d] * out[ob + d];
@@ -101,32 +102,26 @@ final class AttentionBackward {
         if (lo >= hi) return; // every lane empty: dq gets nothing
         AttentionForward.transposeRows(q, s.qOff() + h * hd, s.qStride(), i0, rows, hd, scale, w.aT);
         AttentionForward.transposeRows(dout, s.outOff() + h * hd, s.outStride(), i0, rows, hd, 1f, w.bT);
-        Arrays.fill(w.accT, 0, hd * L, 0f);
-        FloatVector lseV = FloatVector.fromArray(F, w.lse, 0), deltaV = FloatVector.fromArray(F, w.delta, 0);
-        IntVector from = IntVector.fromArray(I, w.from, 0), to = IntVector.fromArray(I, w.to, 0);
+        Arrays.fill(w.accT, 0, hd * BLOCK, 0f);
         int kBase = s.kOff() + kvh * hd, vBase = s.vOff() + kvh * hd;
         for (int j = lo & -TILE; j < hi; j += TILE) {
             boolean allSee = j >= maxFrom && j + TILE <= minTo;
-            if (!allSee && !AttentionForward.anyLaneSees(from, to, j)) continue;
+            if (!allSee && !AttentionForward.anyLaneSees(w, j)) continue;
             AttentionForward.keyTileRows(j, lo, hi, kBase, s.kStride(), w.rowsA);
             AttentionForward.keyTileRows(j, lo, hi, vBase, s.vStride(), w.rowsB);
             AttentionTiles.dotTile(w.aT, k, w.rowsA, hd, w.tile);  // scores
             AttentionTiles.dotTile(w.bT, v, w.rowsB, hd, w.tile2); // dout·v
-            for (int t = 0; t < TILE; t++) {
-                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, t * L).sub(lseV));
-                if (!allSee) p = FloatVector.zero(F).blend(p, AttentionTiles.sees(from, to, j + t));
-                p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(deltaV)).intoArray(w.tile, t * L);
-            }
+            queryLaneScoreGradients(w, j, allSee);
             AttentionTiles.accumulateTile(w.accT, k, w.rowsA, hd, w.tile, null);
         }
         for (int lane = 0; lane < rows; lane++) {
             if (w.from[lane] >= w.to[lane]) continue;
             int qb = s.qOff() + (i0 + lane) * s.qStride() + h * hd;
-            for (int d = 0; d < hd; d++) dq[qb + d] += scale * w.accT[d * L + lane];
+            for (int d = 0; d < hd; d++) dq[qb + d] += scale * w.accT[d * BLOCK + lane];
         }
     }
 
-    /** dk/dv pass for kv head {@code g} and the keys {@code [kb·L, kb·L + L)} (in lanes). */
+    /** dk/dv pass for kv head {@code g} and the keys {@code [kb·BLOCK, kb·BLOCK + BLOCK)} (in lanes). */
     private static void keyBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
                                  int[] keyTo, float scale, float[] lse, float[] dout, float[] dk, float[] dv,
                                  float[] delta, int[] start, int[] list, int keys, int g, int kb,
@@ -134,12 +129,11 @@ final class AttentionBackward {
         int first = start[kb], n = start[kb + 1] - first;
         if (n == 0) return;
         int hd = s.headDim(), heads = s.heads(), group = heads / s.kvHeads();
-        int j0 = kb * L, rows = Math.min(L, keys - j0);
+        int j0 = kb * BLOCK, rows = Math.min(BLOCK, keys - j0);
         AttentionForward.transposeRows(k, s.kOff() + g * hd, s.kStride(), j0, rows, hd, 1f, w.aT);
         AttentionForward.transposeRows(v, s.vOff() + g * hd, s.vStride(), j0, rows, hd, 1f, w.bT);
-        Arrays.fill(w.accT, 0, hd * L, 0f);  // dk, unscaled
-        Arrays.fill(w.acc2T, 0, hd * L, 0f); // dv
-        IntVector keyIndex = IntVector.zero(I).addIndex(1).add(j0);
+        Arrays.fill(w.accT, 0, hd * BLOCK, 0f);  // dk, unscaled
+        Arrays.fill(w.acc2T, 0, hd * BLOCK, 0f); // dv
         for (int h = g * group; h < (g + 1) * group; h++) {
             for (int u0 = 0; u0 < n; u0 += TILE) {
                 for (int t = 0; t < TILE; t++) {
@@ -155,14 +149,7 @@ final class AttentionBackward {
                 }
                 AttentionTiles.dotTile(w.aT, q, w.rowsA, hd, w.tile);     // q·k
                 AttentionTiles.dotTile(w.bT, dout, w.rowsB, hd, w.tile2); // dout·v
-                for (int t = 0; t < TILE; t++) {
-                    FloatVector score = FloatVector.fromArray(F, w.tile, t * L).mul(scale);
-                    FloatVector p = AttentionTiles.exp(score.sub(w.rowLse[t]));
-                    if (w.rowFrom[t] > j0 || w.rowTo[t] < j0 + L)
-                        p = FloatVector.zero(F).blend(p, AttentionTiles.keysIn(keyIndex, w.rowFrom[t], w.rowTo[t]));
-                    p.mul(FloatVector.fromArray(F, w.tile2, t * L).sub(w.rowDelta[t])).intoArray(w.tile, t * L);
-                    p.intoArray(w.tile2, t * L);
-                }
+                keyLaneScoreGradients(w, j0, scale);
                 AttentionTiles.accumulateTile(w.acc2T, dout, w.rowsB, hd, w.tile2, null); // dv += p·dout
                 AttentionTiles.accumulateTile(w.accT, q, w.rowsA, hd, w.tile, null);      // dk += ds·q
             }
@@ -171,8 +158,44 @@ final class AttentionBackward {
             int kRow = s.kOff() + (j0 + lane) * s.kStride() + g * hd;
             int vRow = s.vOff() + (j0 + lane) * s.vStride() + g * hd;
             for (int d = 0; d < hd; d++) {
-                dk[kRow + d] += scale * w.accT[d * L + lane];
-                dv[vRow + d] += w.acc2T[d * L + lane];
+                dk[kRow + d] += scale * w.accT[d * BLOCK + lane];
+                dv[vRow + d] += w.acc2T[d * BLOCK + lane];
+            }
+        }
+    }
+
+    /**
+     * Lanes = queries: turns the scores in {@code w.tile} into ds = p·(dp − delta) with p = exp(score − lse), masked to
+     * 0 where a lane cannot see the key; {@code w.tile2} holds dp = dout·v.
+     */
+    private static void queryLaneScoreGradients(AttentionScratch w, int j, boolean allSee) {
+        for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block
+            IntVector from = IntVector.fromArray(I, w.from, o), to = IntVector.fromArray(I, w.to, o);
+            FloatVector lse = FloatVector.fromArray(F, w.lse, o), delta = FloatVector.fromArray(F, w.delta, o);
+            for (int t = 0; t < TILE; t++) {
+                int at = t * BLOCK + o;
+                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, at).sub(lse));
+                if (!allSee) p = FloatVector.zero(F).blend(p, AttentionTiles.sees(from, to, j + t));
+                p.mul(FloatVector.fromArray(F, w.tile2, at).sub(delta)).intoArray(w.tile, at);
+            }
+        }
+    }
+
+    /**
+     * Lanes = keys {@code j0 + lane}, tile rows = queries: turns the raw q·k in {@code w.tile} into
+     * ds = p·(dp − delta) and leaves p in {@code w.tile2} (which held dp = dout·v), both masked to 0 outside each
+     * query's interval.
+     */
+    private static void keyLaneScoreGradients(AttentionScratch w, int j0, float scale) {
+        for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block
+            IntVector keyIndex = IntVector.zero(I).addIndex(1).add(j0 + o);
+            for (int t = 0; t < TILE; t++) {
+                int at = t * BLOCK + o;
+                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, at).mul(scale).sub(w.rowLse[t]));
+                if (w.rowFrom[t] > j0 + o || w.rowTo[t] < j0 + o + L)
+                    p = FloatVector.zero(F).blend(p, AttentionTiles.keysIn(keyIndex, w.rowFrom[t], w.rowTo[t]));
+                p.mul(FloatVector.fromArray(F, w.tile2, at).sub(w.rowDelta[t])).intoArray(w.tile, at);
+                p.intoArray(w.tile2, at);
             }
         }
     }

@@ -49,6 +49,19 @@ public final class AttentionKernel {
         else AttentionForward.run(s, q, k, v, keyFrom, keyTo, scale, out, lse);
     }
 
+    /**
+     * The same as {@link #forward}, faster when there are few queries (a decoding step: the new query against the KV
+     * cache, ~1 to 4 queries): the head dimension goes in the vector lanes instead of the queries. Results agree with
+     * {@link #forward} to float rounding, not bit for bit (a different summation order); {@link #forwardScalar} is the
+     * scalar twin. Use {@link #forward} where a query must give the same bits alone as inside a sequence.
+     */
+    public static void decode(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
+                              float[] out, float[] lse) {
+        checkForward(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        if (Simd.SCALAR) forwardUnchecked(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+        else AttentionDecode.run(s, q, k, v, keyFrom, keyTo, scale, out, lse);
+    }
+
     /** Adds the gradients with respect to q, k and v into {@code dq}, {@code dk}, {@code dv} (same layouts). */
     public static void backward(Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
                                 float[] out, float[] lse, float[] dout, float[] dq, float[] dk, float[] dv) {

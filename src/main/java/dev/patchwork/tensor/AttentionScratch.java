@@ -1,6 +1,6 @@
 package dev.patchwork.tensor;
 
-import static dev.patchwork.tensor.AttentionTiles.L;
+import static dev.patchwork.tensor.AttentionTiles.BLOCK;
 import static dev.patchwork.tensor.AttentionTiles.TILE;
 
 /**
@@ -14,24 +14,24 @@ final class AttentionScratch {
     /** This thread's buffers, sized for head dimension {@code hd}. */
     static AttentionScratch get(int hd) {
         AttentionScratch s = PER_THREAD.get();
-        if (s.aT.length < hd * L) {
-            s.aT = new float[hd * L];
-            s.bT = new float[hd * L];
-            s.accT = new float[hd * L];
-            s.acc2T = new float[hd * L];
+        if (s.aT.length < hd * BLOCK) {
+            s.aT = new float[hd * BLOCK];
+            s.bT = new float[hd * BLOCK];
+            s.accT = new float[hd * BLOCK];
+            s.acc2T = new float[hd * BLOCK];
         }
         return s;
     }
 
-    // transposed blocks [hd][L] (see AttentionTiles)
+    // transposed blocks [hd][BLOCK] (see AttentionTiles)
     float[] aT = new float[0], bT = new float[0], accT = new float[0], acc2T = new float[0];
 
-    // one tile [TILE][L]: scores, then probabilities or score gradients
-    final float[] tile = new float[TILE * L], tile2 = new float[TILE * L];
+    // one tile [TILE][BLOCK]: scores, then probabilities or score gradients
+    final float[] tile = new float[TILE * BLOCK], tile2 = new float[TILE * BLOCK];
     // per lane of a block
-    final float[] rescale = new float[L], max = new float[L], sum = new float[L], lse = new float[L];
-    final float[] delta = new float[L];
-    final int[] from = new int[L], to = new int[L];
+    final float[] rescale = new float[BLOCK], max = new float[BLOCK], sum = new float[BLOCK], lse = new float[BLOCK];
+    final float[] delta = new float[BLOCK];
+    final int[] from = new int[BLOCK], to = new int[BLOCK];
     int lo, hi, maxFrom, minTo; // see AttentionForward.laneIntervals
     // per row of a tile: where its components start, and its interval, lse and delta (dk/dv pass)
     final int[] rowsA = new int[TILE], rowsB = new int[TILE];

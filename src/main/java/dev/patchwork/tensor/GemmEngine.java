@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 import static dev.patchwork.tensor.GemmKernel.F;
 import static dev.patchwork.tensor.GemmKernel.L;
@@ -40,28 +41,27 @@ final class GemmEngine {
     private static final int A_BLOCK_FLOATS = 48 * 1024;
     /** Floats in the part of packed B swept for every A panel (about 512 KB: half of L2). */
     private static final int B_SWEEP_FLOATS = 128 * 1024;
-    /** Floats in one packed B block (about 4 MB, in L3); wider outputs are done in several column blocks. */
-    private static final int B_BLOCK_FLOATS = 1024 * 1024;
+    /**
+     * Floats in one packed B block, all depth steps of a block of columns (at most 16 MB; the depth block in use is
+     * what must stay in cache). Wider or deeper products are done in several column blocks.
+     */
+    private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
 
+    /** The lanes of the last, partial vector of an MR-float row (empty when L divides MR). */
+    private static final VectorMask<Float> MR_TAIL = F.indexInRange(MR / L * L, MR);
     private static final ValueLayout.OfFloat LE = F32;
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 
-    /** Per-thread packing buffers, grown on demand and then reused, so steady-state calls do not allocate. */
+    /** Per-thread buffers (packed A block, edge tile), grown on demand and then reused: steady-state calls do not allocate. */
     private static final class Workspace {
         float[] a = new float[0];
-        float[] b = new float[0];
         final float[] tile = new float[MR * NR];
 
         float[] a(int floats) {
             if (a.length < floats) a = new float[floats];
             return a;
-        }
-
-        float[] b(int floats) {
-            if (b.length < floats) b = new float[floats];
-            return b;
         }
     }
 
@@ -71,22 +71,26 @@ final class GemmEngine {
     private GemmEngine() {}
 
     /**
-     * Block sizes for one call: depth block {@code kc}, row block {@code mc} (a multiple of MR), column block
-     * {@code nc} and the part of it swept per A panel {@code ns} (multiples of NR).
+     * How one call is cut up: depth block {@code kc}, row block {@code mc} (a multiple of MR), column block {@code nc}
+     * and the part of it swept per A panel {@code ns} (multiples of NR), and how many threads share the work.
      */
-    record Plan(int kc, int mc, int nc, int ns) {
+    record Plan(int kc, int mc, int nc, int ns, int threads) {
         Plan {
-            if (kc < 1 || mc < MR || mc % MR != 0 || ns < NR || ns % NR != 0 || nc < ns || nc % NR != 0)
-                throw new IllegalArgumentException("bad GEMM plan " + kc + "/" + mc + "/" + nc + "/" + ns
-                        + ": need kc >= 1, mc a multiple of " + MR + ", ns and nc multiples of " + NR + ", nc >= ns");
+            if (kc < 1 || mc < MR || mc % MR != 0 || ns < NR || ns % NR != 0 || nc < ns || nc % NR != 0 || threads < 1)
+                throw new IllegalArgumentException("bad GEMM plan " + kc + "/" + mc + "/" + nc + "/" + ns + "/" + threads
+                        + ": need kc >= 1, mc a multiple of " + MR + ", ns and nc multiples of " + NR
+                        + ", nc >= ns, threads >= 1");
         }
 
         static Plan of(int rows, int cols, int depth) {
             int kc = Math.max(1, ceilDiv(depth, Math.max(1, ceilDiv(depth, KC_MAX))));
             int mc = Math.min(Math.max(MR, A_BLOCK_FLOATS / kc / MR * MR), roundUp(Math.max(rows, 1), MR));
             int ns = Math.max(NR, B_SWEEP_FLOATS / kc / NR * NR);
-            int nc = Math.min(Math.max(ns, B_BLOCK_FLOATS / kc / NR * NR), roundUp(Math.max(cols, 1), NR));
-            return new Plan(kc, mc, nc, Math.min(ns, nc));
+            int nc = Math.min(Math.max(NR, B_BLOCK_FLOATS / Math.max(depth, 1) / NR * NR), roundUp(Math.max(cols, 1), NR));
+            ns = Math.min(ns, nc);
+            long fmas = (long) rows * cols * depth;
+            int threads = fmas < PARALLEL_MIN_FMAS ? 1 : Parallel.threads();
+            return new Plan(kc, mc, nc, ns, threads);
         }
     }
 
@@ -110,8 +114,17 @@ final class GemmEngine {
         int ldc;
         boolean accumulate;
         Plan plan;
-        boolean splitRows;
         int parts;
+        /** The column block being computed: columns {@code [jc, jc+ncb)}, all depth steps. */
+        int jc, ncb;
+        /** True while the team packs B (phase 1 of a block); false while it computes tiles (phase 2). */
+        boolean packing;
+        /**
+         * The packed B block (all depth steps of the column block: depth block {@code pc} starts at
+         * {@code pc * roundUp(ncb, NR)}, its panel of columns {@code q..q+NR} at {@code q * kcb} within that), shared
+         * by the whole team; owned by the calling thread, grown on demand.
+         */
+        float[] packedB = new float[0];
 
         Task a(float[] a, int off, int rowStride, int depthStride) {
             this.a = a;
@@ -139,18 +152,22 @@ final class GemmEngine {
             return this;
         }
 
-        /** Chunk {@code part} of {@code parts}: a contiguous range of row tiles or column tiles. */
+        /** Part {@code part} of {@code parts} of the current phase of the current column block. */
         @Override
         public void run(int part, int start, int end) {
-            int tilesR = ceilDiv(rows, MR), tilesC = ceilDiv(cols, NR);
-            if (splitRows) {
-                int r0 = Parallel.chunkStart(tilesR, parts, part) * MR;
-                int r1 = Math.min(rows, Parallel.chunkStart(tilesR, parts, part + 1) * MR);
-                compute(this, r0, r1, 0, cols, WORKSPACE.get());
+            if (packing) {
+                // Units of packing work: one NR-column panel of one depth block each.
+                int panels = ceilDiv(ncb, NR), units = ceilDiv(depth, plan.kc()) * panels;
+                int u1 = Parallel.chunkStart(units, parts, part + 1);
+                for (int u = Parallel.chunkStart(units, parts, part); u < u1; u++) {
+                    int pc = u / panels * plan.kc(), q = u % panels * NR;
+                    int kcb = Math.min(plan.kc(), depth - pc);
+                    packB(this, pc, kcb, jc + q, Math.min(NR, ncb - q), packedB, pc * roundUp(ncb, NR) + q * kcb);
+                }
             } else {
-                int c0 = Parallel.chunkStart(tilesC, parts, part) * NR;
-                int c1 = Math.min(cols, Parallel.chunkStart(tilesC, parts, part + 1) * NR);
-                compute(this, 0, rows, c0, c1, WORKSPACE.get());
+                int tiles = ceilDiv(rows, MR) * ceilDiv(ncb, NR);
+                computeTiles(this, Parallel.chunkStart(tiles, parts, part), Parallel.chunkStart(tiles, parts, part + 1),
+                        WORKSPACE.get());
             }
         }
 
@@ -177,7 +194,11 @@ final class GemmEngine {
         run(t, Plan.of(t.rows, t.cols, t.depth));
     }
 
-    /** Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop). */
+    /**
+     * Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop). Per block of
+     * columns and depth: the team packs B together (each thread a share of the panels), then each thread computes a
+     * contiguous range of tiles in row-major tile order, packing the rows of A that its tiles need.
+     */
     static void run(Task t, Plan plan) {
         try {
             if (t.rows == 0 || t.cols == 0) return;
@@ -186,13 +207,27 @@ final class GemmEngine {
                 return;
             }
             t.plan = plan;
-            t.splitRows = t.rows >= t.cols;
-            int tiles = t.splitRows ? ceilDiv(t.rows, MR) : ceilDiv(t.cols, NR);
-            long fmas = (long) t.rows * t.cols * t.depth;
             boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
-            t.parts = fmas < PARALLEL_MIN_FMAS || !shareable ? 1 : Math.min(Parallel.threads(), tiles);
-            if (t.parts == 1) compute(t, 0, t.rows, 0, t.cols, WORKSPACE.get());
-            else Parallel.forChunks(t.parts, t.parts, t);
+            t.parts = shareable ? Math.min(plan.threads(), Parallel.threads()) : 1;
+            for (int jc = 0; jc < t.cols; jc += plan.nc()) {
+                t.jc = jc;
+                t.ncb = Math.min(plan.nc(), t.cols - jc);
+                int packed = roundUp(t.ncb, NR) * t.depth;
+                if (t.packedB.length < packed) t.packedB = new float[packed];
+                int tiles = ceilDiv(t.rows, MR) * ceilDiv(t.ncb, NR);
+                int parts = Math.min(t.parts, tiles);
+                if (parts == 1) {
+                    for (int pc = 0; pc < t.depth; pc += plan.kc()) {
+                        packB(t, pc, Math.min(plan.kc(), t.depth - pc), jc, t.ncb, t.packedB, pc * roundUp(t.ncb, NR));
+                    }
+                    computeTiles(t, 0, tiles, WORKSPACE.get());
+                } else {
+                    t.packing = true; // phase 1: the team packs B; phase 2: the team computes tiles
+                    Parallel.forChunks(t.parts, t.parts, t);
+                    t.packing = false;
+                    Parallel.forChunks(t.parts, t.parts, t);
+                }
+            }
         } finally {
             t.release();
         }
@@ -202,34 +237,41 @@ final class GemmEngine {
      * False for a segment of a confined arena, which only its owner thread may touch: such calls run on the calling
      * thread instead of failing in a worker. The probe is a thread that never runs, so it owns nothing.
      */
-    private static boolean sharedAcrossThreads(MemorySegment s) {
+    static boolean sharedAcrossThreads(MemorySegment s) {
         return s == null || s.isAccessibleBy(NOT_AN_OWNER);
     }
 
     private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
 
-    /** Computes C[r0:r1, c0:c1] on the current thread. */
-    private static void compute(Task t, int r0, int r1, int c0, int c1, Workspace ws) {
+    /**
+     * Computes tiles {@code [t0, t1)} of the current column block on this thread; tile {@code i} is row tile
+     * {@code i / colTiles}, column tile {@code i % colTiles}. Rows are taken in blocks of {@code mc} and, for each,
+     * depth in blocks of {@code kc} (A packed once per pair, partial sums added into C in depth order); columns in
+     * sweeps of {@code ns} (the part of packed B that stays in L2 while every A panel passes over it); within a sweep
+     * each A panel (in L1) meets every B panel.
+     */
+    private static void computeTiles(Task t, int t0, int t1, Workspace ws) {
+        if (t0 >= t1) return;
         Plan plan = t.plan;
-        for (int jc = c0; jc < c1; jc += plan.nc()) {
-            int ncb = Math.min(plan.nc(), c1 - jc);
+        int colTiles = ceilDiv(t.ncb, NR), paddedCols = roundUp(t.ncb, NR);
+        int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
+        for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
+            int mcb = Math.min(plan.mc(), rowEnd - ic);
             for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-                int kcb = Math.min(plan.kc(), t.depth - pc);
+                int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
                 boolean add = t.accumulate || pc > 0;
-                float[] pb = ws.b(roundUp(ncb, NR) * kcb);
-                packB(t, pc, kcb, jc, ncb, pb);
-                for (int ic = r0; ic < r1; ic += plan.mc()) {
-                    int mcb = Math.min(plan.mc(), r1 - ic);
-                    float[] pa = ws.a(roundUp(mcb, MR) * kcb);
-                    packA(t, ic, mcb, pc, kcb, pa);
-                    for (int js = 0; js < ncb; js += plan.ns()) {
-                        int nsb = Math.min(plan.ns(), ncb - js);
-                        for (int ir = 0; ir < mcb; ir += MR) {
-                            int aPanel = ir * kcb; // panel ir/MR starts at (ir/MR)*MR*kcb
-                            for (int jr = js; jr < js + nsb; jr += NR) {
-                                tile(t, ws, kcb, pa, aPanel, pb, jr * kcb, ic + ir, Math.min(MR, mcb - ir),
-                                        jc + jr, Math.min(NR, ncb - jr), add);
-                            }
+                float[] pa = ws.a(roundUp(mcb, MR) * kcb);
+                packA(t, ic, mcb, pc, kcb, pa);
+                for (int js = 0; js < t.ncb; js += plan.ns()) {
+                    int jsEnd = Math.min(t.ncb, js + plan.ns());
+                    for (int ir = 0; ir < mcb; ir += MR) {
+                        int rowTile = (ic + ir) / MR;
+                        // Only this thread's tiles: clip the sweep to [t0, t1) in row-major tile order.
+                        int j0 = Math.max(js, (t0 - rowTile * colTiles) * NR);
+                        int j1 = Math.min(jsEnd, (t1 - rowTile * colTiles) * NR);
+                        for (int jr = j0; jr < j1; jr += NR) {
+                            tile(t, ws, kcb, pa, ir * kcb, t.packedB, bBlock + jr * kcb, ic + ir,
+                                    Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
                         }
                     }
                 }
@@ -293,20 +335,33 @@ final class GemmEngine {
      */
     static void packA(Task t, int i0, int m, int p0, int k, float[] dst) {
         float[] a = t.a;
+        if (t.aDepthStride != 1 && t.aRowStride == 1) {
+            // A is stored transposed (columns contiguous): each depth step is MR consecutive values per panel. Going
+            // depth step by depth step reads the source sequentially (panel by panel would stride through memory).
+            int full = m / MR * MR;
+            for (int p = 0; p < k; p++) {
+                int src = t.aOff + (p0 + p) * t.aDepthStride + i0;
+                for (int s = 0; s < full; s += MR) {
+                    // Whole vectors plus one masked vector: a System.arraycopy call per 12 floats costs 4x more.
+                    int d = s * k + p * MR, r = 0;
+                    for (; r <= MR - L; r += L) FloatVector.fromArray(F, a, src + s + r).intoArray(dst, d + r);
+                    if (r < MR) FloatVector.fromArray(F, a, src + s + r, MR_TAIL).intoArray(dst, d + r, MR_TAIL);
+                }
+                if (full < m) {
+                    int d = full * k + p * MR, rows = m - full;
+                    System.arraycopy(a, src + full, dst, d, rows);
+                    java.util.Arrays.fill(dst, d + rows, d + MR, 0f);
+                }
+            }
+            return;
+        }
         for (int s = 0; s < m; s += MR) {
             int rows = Math.min(MR, m - s), base = s * k;
-            if (t.aDepthStride == 1) {
-                // Rows are contiguous in depth: read each row once, write with stride MR.
-                for (int r = 0; r < rows; r++) {
-                    int src = t.aOff + (i0 + s + r) * t.aRowStride + p0;
-                    for (int p = 0; p < k; p++) dst[base + p * MR + r] = a[src + p];
-                }
-            } else {
-                // Columns are contiguous (A is stored transposed): each depth step is MR consecutive values.
-                for (int p = 0; p < k; p++) {
-                    int src = t.aOff + (p0 + p) * t.aDepthStride + i0 + s;
-                    System.arraycopy(a, src, dst, base + p * MR, rows);
-                }
+            // Rows are contiguous in depth: read each row once, write with stride MR (measured faster than
+            // depth-outer orders, which read MR rows at once, or than gathers).
+            for (int r = 0; r < rows; r++) {
+                int src = t.aOff + (i0 + s + r) * t.aRowStride + p0;
+                for (int p = 0; p < k; p++) dst[base + p * MR + r] = a[src + p];
             }
             if (rows < MR) {
                 for (int p = 0; p < k; p++) java.util.Arrays.fill(dst, base + p * MR + rows, base + (p + 1) * MR, 0f);
@@ -318,9 +373,9 @@ final class GemmEngine {
      * Packs B[p0 : p0+k, j0 : j0+n] into NR-column panels: panel q holds, for each depth step p, the NR values
      * B[p0 + p, j0 + q*NR + (0..NR-1)] contiguously (columns past {@code n} are zero).
      */
-    static void packB(Task t, int p0, int k, int j0, int n, float[] dst) {
+    static void packB(Task t, int p0, int k, int j0, int n, float[] dst, int dstOff) {
         for (int q = 0; q < n; q += NR) {
-            int cols = Math.min(NR, n - q), base = q * k;
+            int cols = Math.min(NR, n - q), base = dstOff + q * k;
             if (t.bColStride == 1) packBRows(t, p0, k, j0 + q, cols, dst, base);
             else packBColumns(t, p0, k, j0 + q, cols, dst, base);
         }

@@ -30,6 +30,10 @@ public final class Matmul {
             xwTScalar(y, yOff, x, xOff, w, wOff, M, N, K, accumulate);
             return;
         }
+        if (M <= GemvKernel.MAX_ROWS) {
+            GemvKernel.xwT(y, yOff, x, xOff, w, wOff, M, N, K, accumulate);
+            return;
+        }
         // rows = M, cols = N, depth = K; B(k, n) = w[n*K + k] is the weight read transposed.
         GemmEngine.run(GemmEngine.task(M, N, K)
                 .a(x, xOff, K, 1)

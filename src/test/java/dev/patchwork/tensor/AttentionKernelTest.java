@@ -283,6 +283,21 @@ class AttentionKernelTest {
     }
 
     @Test
+    void decodeMatchesForwardToRounding() {
+        SplittableRandom r = new SplittableRandom(20);
+        for (int trial = 0; trial < 100; trial++) {
+            Case c = randomCase(r, HEAD_DIMS[trial % HEAD_DIMS.length], 6); // a few queries, as in decoding
+            float[] out = c.newOut(), lse = c.newLse(), outD = c.newOut(), lseD = c.newLse();
+            Arrays.fill(out, 7f); // every row must be written, empty ones with 0; padding between rows must stay
+            Arrays.fill(outD, 7f);
+            AttentionForward.run(c.s(), c.q(), c.k(), c.v(), c.keyFrom(), c.keyTo(), c.scale(), out, lse);
+            AttentionDecode.run(c.s(), c.q(), c.k(), c.v(), c.keyFrom(), c.keyTo(), c.scale(), outD, lseD);
+            assertNear(out, outD, 2e-5, c.what() + " decode out");
+            assertNear(lse, lseD, 2e-5, c.what() + " decode lse");
+        }
+    }
+
+    @Test
     void publicEntryPointsUseTheVectorKernelsUnlessScalarIsForced() {
         SplittableRandom r = new SplittableRandom(15);
         Case c = randomCase(r, 20, 60);

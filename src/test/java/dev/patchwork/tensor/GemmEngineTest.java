@@ -28,9 +28,10 @@ class GemmEngineTest {
     void tinyBlocksGiveTheExactProductForEveryLayout() {
         SplittableRandom rnd = new SplittableRandom(1);
         GemmEngine.Plan[] plans = {
-                new GemmEngine.Plan(5, MR, NR, NR),
-                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR),
-                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR),
+                new GemmEngine.Plan(5, MR, NR, NR, 1),
+                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR, 2),
+                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2),
+                new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3),
         };
         int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}};
         try (Arena arena = Arena.ofShared()) {
@@ -93,9 +94,10 @@ class GemmEngineTest {
 
     @Test
     void plansWithMisalignedBlocksAreRejected() {
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR, 1));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR, 1));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 0));
     }
 
     @Test

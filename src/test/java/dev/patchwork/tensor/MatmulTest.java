@@ -184,7 +184,7 @@ class MatmulTest {
     @Test
     void fastMatchesDoublePrecisionProductOnBlockedShapes() {
         SplittableRandom rnd = new SplittableRandom(7);
-        int[][] shapes = {{200, 130, 800}, {97, 300, 390}, {768, 128, 260}, {40, 1000, 64}, {5, 70, 1100}};
+        int[][] shapes = {{200, 130, 800}, {97, 300, 390}, {768, 128, 260}, {40, 1000, 64}, {5, 70, 1100}, {3, 1000, 300}};
         try (Arena arena = Arena.ofShared()) {
             for (int[] s : shapes) {
                 Problem p = new Problem(rnd, s[0], s[1], s[2]);
