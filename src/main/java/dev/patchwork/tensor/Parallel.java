@@ -110,11 +110,19 @@ public final class Parallel {
     }
 
     private static void awaitWorkers() {
-        long spins = 0;
-        while (pending.get() > 0) {
-            if (++spins < 20_000) Thread.onSpinWait();
-            else LockSupport.parkNanos(20_000);
-        }
+        long start = System.nanoTime();
+        for (int spins = 0; pending.get() > 0; spins++) idle(spins, start);
+    }
+
+    /**
+     * One round of waiting: spin first (a hand-off then costs well under a microsecond), then yield so that a
+     * descheduled worker can run when the machine is oversubscribed, then park briefly. Pure spinning made training
+     * 5x slower when another process shared the two cores.
+     */
+    private static void idle(int spins, long start) {
+        if (spins < 256) Thread.onSpinWait();
+        else if (System.nanoTime() - start < 200_000) Thread.yield();
+        else LockSupport.parkNanos(50_000);
     }
 
     private static final class Worker extends Thread {
@@ -135,10 +143,11 @@ public final class Parallel {
         public void run() {
             INSIDE.set(true);
             while (true) {
-                long spins = 0;
                 Job j;
-                while ((j = current) == null || j.generation == seen) {
-                    if (++spins < 50_000) Thread.onSpinWait();
+                long start = System.nanoTime();
+                for (int spins = 0; (j = current) == null || j.generation == seen; spins++) {
+                    if (spins < 256) Thread.onSpinWait();
+                    else if (System.nanoTime() - start < 1_000_000) Thread.yield(); // stay ready between kernels of a step
                     else LockSupport.park(this);
                 }
                 seen = j.generation;
