@@ -87,14 +87,14 @@ final class AttentionDecode {
             s6 = a.fma(FloatVector.fromArray(F, x, r6 + d), s6);
             s7 = a.fma(FloatVector.fromArray(F, x, r7 + d), s7);
         }
-        dst[0] = s0.reduceLanes(VectorOperators.ADD);
-        dst[1] = s1.reduceLanes(VectorOperators.ADD);
-        dst[2] = s2.reduceLanes(VectorOperators.ADD);
-        dst[3] = s3.reduceLanes(VectorOperators.ADD);
-        dst[4] = s4.reduceLanes(VectorOperators.ADD);
-        dst[5] = s5.reduceLanes(VectorOperators.ADD);
-        dst[6] = s6.reduceLanes(VectorOperators.ADD);
-        dst[7] = s7.reduceLanes(VectorOperators.ADD);
+        dst[0] = VectorMath.sum(s0);
+        dst[1] = VectorMath.sum(s1);
+        dst[2] = VectorMath.sum(s2);
+        dst[3] = VectorMath.sum(s3);
+        dst[4] = VectorMath.sum(s4);
+        dst[5] = VectorMath.sum(s5);
+        dst[6] = VectorMath.sum(s6);
+        dst[7] = VectorMath.sum(s7);
         for (int t = 0; t < TILE; t++) { // scalar tail (all of a head dim below the vector length)
             float tail = 0f;
             for (int d = full; d < hd; d++) tail += qRow[d] * x[rows[t] + d];

@@ -92,9 +92,9 @@ public final class CrossEntropyKernel {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += LANES) {
-            acc = acc.add(FloatVector.fromArray(F, x, b + i).sub(shift).lanewise(VectorOperators.EXP));
+            acc = acc.add(VectorMath.exp(FloatVector.fromArray(F, x, b + i).sub(shift)));
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc);
         for (; i < n; i++) sum += (float) Math.exp(x[b + i] - shift);
         return sum;
     }

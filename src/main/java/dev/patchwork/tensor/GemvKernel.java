@@ -63,7 +63,7 @@ final class GemvKernel {
             s0 = FloatVector.fromArray(F, x, xo + k)
                     .fma(FloatVector.fromMemorySegment(F, w, wb + (long) k * Float.BYTES, ORDER), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
         for (; k < K; k++) s += x[xo + k] * w.get(F32, wb + (long) k * Float.BYTES);
         return s;
     }

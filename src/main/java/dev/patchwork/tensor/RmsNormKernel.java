@@ -121,7 +121,7 @@ public final class RmsNormKernel {
         for (int bound = F.loopBound(d); i < bound; i += LANES) {
             acc0 = wdy(w, dy, gr, i).fma(FloatVector.fromArray(F, x, xr + i), acc0);
         }
-        float dot = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        float dot = VectorMath.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < d; i++) dot += w[i] * dy[gr + i] * x[xr + i];
         return dot;
     }

@@ -66,11 +66,11 @@ public final class SoftmaxKernel {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += LANES) {
-            FloatVector e = FloatVector.fromArray(F, x, b + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, x, b + i).sub(shift));
             e.intoArray(out, o + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[b + i] - shift);
             out[o + i] = e;

@@ -67,7 +67,7 @@ public final class SwiGluKernel {
                 int i = 0;
                 for (int bound = S.loopBound(F); i < bound; i += LANES) {
                     FloatVector a = FloatVector.fromArray(S, h, hr + i), b = FloatVector.fromArray(S, h, hr + F + i);
-                    FloatVector silu = a.div(a.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector silu = a.div(VectorMath.exp(a.neg()).add(1f));
                     silu.mul(b).intoArray(g, gr + i);
                 }
                 forwardTail(h, g, r, F, i);
@@ -83,7 +83,7 @@ public final class SwiGluKernel {
                 for (int bound = S.loopBound(F); i < bound; i += LANES) {
                     FloatVector a = FloatVector.fromArray(S, h, hr + i), b = FloatVector.fromArray(S, h, hr + F + i);
                     FloatVector d = FloatVector.fromArray(S, dg, gr + i);
-                    FloatVector sig = FloatVector.broadcast(S, 1f).div(a.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector sig = FloatVector.broadcast(S, 1f).div(VectorMath.exp(a.neg()).add(1f));
                     FloatVector slope = a.mul(sig.neg().add(1f)).add(1f); // 1 + a·(1 − σ); times σ below
                     d.mul(b).mul(sig).mul(slope).intoArray(dh, hr + i);
                     d.mul(a.mul(sig)).intoArray(dh, hr + F + i);

@@ -132,7 +132,7 @@ public final class VectorOps {
         for (int bound = F.loopBound(n); i < bound; i += LANES) {
             acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
         }
-        float s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }
@@ -171,7 +171,7 @@ public final class VectorOps {
             FloatVector v = load(seg, base, i);
             acc0 = v.fma(v, acc0);
         }
-        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        double s = VectorMath.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < n; i++) {
             double v = seg.getAtIndex(F32, floatOff + i);
             s += v * v;
