@@ -46,6 +46,8 @@ final class GemmEngine {
      * what must stay in cache). Wider or deeper products are done in several column blocks.
      */
     private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
+    /** Widest column block for which a transposed A is read in place rather than packed ({@link #readAInPlace}). */
+    private static final int IN_PLACE_A_MAX_COLS = 512;
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
 
@@ -245,23 +247,26 @@ final class GemmEngine {
 
     /**
      * Computes tiles {@code [t0, t1)} of the current column block on this thread; tile {@code i} is row tile
-     * {@code i / colTiles}, column tile {@code i % colTiles}. Rows are taken in blocks of {@code mc} and, for each,
-     * depth in blocks of {@code kc} (A packed once per pair, partial sums added into C in depth order); columns in
-     * sweeps of {@code ns} (the part of packed B that stays in L2 while every A panel passes over it); within a sweep
-     * each A panel (in L1) meets every B panel.
+     * {@code i / colTiles}, column tile {@code i % colTiles}. Depth is taken in blocks of {@code kc} (partial sums
+     * added into C in depth order) and, within each, rows in blocks of {@code mc} (A packed once per pair): depth
+     * outermost, so packing reads the source rows of a depth block while they are hot, and deep products (dyTx over
+     * thousands of rows) stream their inputs once. Columns go in sweeps of {@code ns} (the part of packed B that stays
+     * in L2 while every A panel passes over it); within a sweep each A panel (in L1) meets every B panel.
      */
     private static void computeTiles(Task t, int t0, int t1, Workspace ws) {
         if (t0 >= t1) return;
         Plan plan = t.plan;
         int colTiles = ceilDiv(t.ncb, NR), paddedCols = roundUp(t.ncb, NR);
         int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
-        for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
-            int mcb = Math.min(plan.mc(), rowEnd - ic);
-            for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-                int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
-                boolean add = t.accumulate || pc > 0;
+        for (int pc = 0; pc < t.depth; pc += plan.kc()) {
+            int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
+            boolean add = t.accumulate || pc > 0;
+            for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
+                int mcb = Math.min(plan.mc(), rowEnd - ic);
                 float[] pa = ws.a(roundUp(mcb, MR) * kcb);
-                packA(t, ic, mcb, pc, kcb, pa);
+                // Full row tiles of a transposed A are read in place when few columns reuse them (see readAInPlace).
+                int inPlace = readAInPlace(t) ? mcb / MR * MR : 0;
+                if (inPlace < mcb) packA(t, ic + inPlace, mcb - inPlace, pc, kcb, pa);
                 for (int js = 0; js < t.ncb; js += plan.ns()) {
                     int jsEnd = Math.min(t.ncb, js + plan.ns());
                     for (int ir = 0; ir < mcb; ir += MR) {
@@ -269,8 +274,12 @@ final class GemmEngine {
                         // Only this thread's tiles: clip the sweep to [t0, t1) in row-major tile order.
                         int j0 = Math.max(js, (t0 - rowTile * colTiles) * NR);
                         int j1 = Math.min(jsEnd, (t1 - rowTile * colTiles) * NR);
+                        boolean direct = ir < inPlace;
+                        float[] aSrc = direct ? t.a : pa;
+                        int aPanel = direct ? t.aOff + pc * t.aDepthStride + ic + ir : (ir - inPlace) * kcb;
+                        int aStride = direct ? t.aDepthStride : MR;
                         for (int jr = j0; jr < j1; jr += NR) {
-                            tile(t, ws, kcb, pa, ir * kcb, t.packedB, bBlock + jr * kcb, ic + ir,
+                            tile(t, ws, kcb, aSrc, aPanel, aStride, t.packedB, bBlock + jr * kcb, ic + ir,
                                     Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
                         }
                     }
@@ -279,16 +288,27 @@ final class GemmEngine {
         }
     }
 
+    /**
+     * Whether the kernel reads A in place instead of from a packed copy: when A is stored transposed (as dy in dyTx),
+     * each depth step already holds MR consecutive values, one stride apart. Packing would then only buy locality, and
+     * when few columns reuse each A panel the copy (a pass over A that cannot overlap with arithmetic) costs more than
+     * the kernel loses to strided reads (measured: 3 to 7%).
+     */
+    private static boolean readAInPlace(Task t) {
+        return t.aRowStride == 1 && t.aDepthStride != 1 && t.ncb <= IN_PLACE_A_MAX_COLS;
+    }
+
     /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
-    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, float[] pb, int bPanel,
-                             int row, int rows, int col, int cols, boolean add) {
+    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aStride, float[] pb,
+                             int bPanel, int row, int rows, int col, int cols, boolean add) {
         if (t.cArr != null && rows == MR && cols == NR) {
-            GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
+            GemmKernel.multiply(kcb, pa, aPanel, aStride, pb, bPanel, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc,
+                    add);
             return;
         }
         // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
         float[] tile = ws.tile;
-        GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, tile, 0, NR, false);
+        GemmKernel.multiply(kcb, pa, aPanel, aStride, pb, bPanel, tile, 0, NR, false);
         if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
         else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
     }

@@ -4,14 +4,19 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from one packed panel of A
- * ({@code kc × MR}, MR consecutive values per depth step) and one packed panel of B ({@code kc × NR}, NR consecutive
- * values per depth step), both in plain {@code float[]} so the loop touches no MemorySegment and no stride.
+ * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from a panel of A (MR
+ * consecutive values per depth step, steps {@code aStride} apart: a packed panel, or a transposed source read in
+ * place) and a packed panel of B ({@code kc × NR}, NR consecutive values per depth step), both in plain
+ * {@code float[]} so the loop touches no MemorySegment.
  *
  * <p>Why 12 × (2 vectors): the 24 accumulators stay in registers (plus 2 B vectors and 1 broadcast: 27 of the 32
  * AVX-512 registers), which is far more independent FMA chains than latency × throughput needs (4 × 2 on current
  * cores), and each depth step does 24 FMAs for 2 vector loads and 12 broadcast loads. With a narrower species the same
  * code is correct; NR just shrinks with the vector length (on 16-register AVX2 machines the JIT spills a little).
+ *
+ * <p>Why C is loaded into the accumulators up front (when adding) and stored once at the end, with no helper methods:
+ * C2 compiles this method only if all its Vector API calls fit its inlining node budget; a version that added C
+ * through a helper after the loop was cut off (NodeCountInliningCutoff) and ran ten times slower with boxed vectors.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = Simd.F;
@@ -26,9 +31,10 @@ final class GemmKernel {
 
     /**
      * {@code C[MR×NR] = A·B} (or {@code +=} when {@code add}), where C row r starts at {@code c[cOff + r*ldc]}.
-     * A is the packed panel at {@code pa[aOff]}, B the packed panel at {@code pb[bOff]}; both have {@code kc} steps.
+     * A's values for depth step p are {@code pa[aOff + p*aStride + (0..MR-1)]}; B is the packed panel at
+     * {@code pb[bOff]}; both have {@code kc} steps.
      */
-    static void multiply(int kc, float[] pa, int aOff, float[] pb, int bOff, float[] c, int cOff, int ldc,
+    static void multiply(int kc, float[] pa, int aOff, int aStride, float[] pb, int bOff, float[] c, int cOff, int ldc,
                          boolean add) {
         FloatVector z = FloatVector.zero(F);
         int o0 = cOff + 0 * ldc;
@@ -56,7 +62,7 @@ final class GemmKernel {
         FloatVector r10a = add ? FloatVector.fromArray(F, c, o10) : z, r10b = add ? FloatVector.fromArray(F, c, o10 + L) : z;
         FloatVector r11a = add ? FloatVector.fromArray(F, c, o11) : z, r11b = add ? FloatVector.fromArray(F, c, o11 + L) : z;
         for (int p = 0; p < kc; p++) {
-            int ap = aOff + p * MR, bp = bOff + p * NR;
+            int ap = aOff + p * aStride, bp = bOff + p * NR;
             FloatVector b0 = FloatVector.fromArray(F, pb, bp);
             FloatVector b1 = FloatVector.fromArray(F, pb, bp + L);
             FloatVector a;
