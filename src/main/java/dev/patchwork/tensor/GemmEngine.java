@@ -264,7 +264,7 @@ final class GemmEngine {
             for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
                 int mcb = Math.min(plan.mc(), rowEnd - ic);
                 float[] pa = ws.a(roundUp(mcb, MR) * kcb);
-                // Full row tiles of a transposed A are read in place when few columns reuse them (see readAInPlace).
+                // Full row tiles are read in place when that beats copying them (see readAInPlace); the rest is packed.
                 int inPlace = readAInPlace(t) ? mcb / MR * MR : 0;
                 if (inPlace < mcb) packA(t, ic + inPlace, mcb - inPlace, pc, kcb, pa);
                 for (int js = 0; js < t.ncb; js += plan.ns()) {
@@ -276,11 +276,12 @@ final class GemmEngine {
                         int j1 = Math.min(jsEnd, (t1 - rowTile * colTiles) * NR);
                         boolean direct = ir < inPlace;
                         float[] aSrc = direct ? t.a : pa;
-                        int aPanel = direct ? t.aOff + pc * t.aDepthStride + ic + ir : (ir - inPlace) * kcb;
-                        int aStride = direct ? t.aDepthStride : MR;
+                        int aPanel = direct ? t.aOff + (ic + ir) * t.aRowStride + pc * t.aDepthStride
+                                : (ir - inPlace) * kcb;
+                        int rowStride = direct ? t.aRowStride : 1, depthStride = direct ? t.aDepthStride : MR;
                         for (int jr = j0; jr < j1; jr += NR) {
-                            tile(t, ws, kcb, aSrc, aPanel, aStride, t.packedB, bBlock + jr * kcb, ic + ir,
-                                    Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
+                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, t.packedB, bBlock + jr * kcb,
+                                    ic + ir, Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
                         }
                     }
                 }
@@ -289,26 +290,28 @@ final class GemmEngine {
     }
 
     /**
-     * Whether the kernel reads A in place instead of from a packed copy: when A is stored transposed (as dy in dyTx),
-     * each depth step already holds MR consecutive values, one stride apart. Packing would then only buy locality, and
-     * when few columns reuse each A panel the copy (a pass over A that cannot overlap with arithmetic) costs more than
-     * the kernel loses to strided reads (measured: 3 to 7%).
+     * Whether the kernel reads full row tiles of A in place, from the caller's array, instead of from a packed copy.
+     * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, a transposition), paid
+     * once per A element but amortised over the columns that reuse it; reading in place costs the kernel 1 to 4%
+     * (measured), unless the rows of a panel are a multiple of 1 KB apart, where they compete for the same L1 sets and
+     * the kernel loses up to 40%. So: in place for narrow column blocks with an unaligned leading dimension.
      */
     private static boolean readAInPlace(Task t) {
-        return t.aRowStride == 1 && t.aDepthStride != 1 && t.ncb <= IN_PLACE_A_MAX_COLS;
+        int lda = Math.max(t.aRowStride, t.aDepthStride);
+        return t.ncb <= IN_PLACE_A_MAX_COLS && lda % 256 != 0;
     }
 
     /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
-    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aStride, float[] pb,
-                             int bPanel, int row, int rows, int col, int cols, boolean add) {
+    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aRowStride, int aDepthStride,
+                             float[] pb, int bPanel, int row, int rows, int col, int cols, boolean add) {
         if (t.cArr != null && rows == MR && cols == NR) {
-            GemmKernel.multiply(kcb, pa, aPanel, aStride, pb, bPanel, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc,
-                    add);
+            GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr,
+                    (int) t.cOff + row * t.ldc + col, t.ldc, add);
             return;
         }
         // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
         float[] tile = ws.tile;
-        GemmKernel.multiply(kcb, pa, aPanel, aStride, pb, bPanel, tile, 0, NR, false);
+        GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
         if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
         else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
     }

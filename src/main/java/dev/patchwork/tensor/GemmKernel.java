@@ -4,10 +4,10 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from a panel of A (MR
- * consecutive values per depth step, steps {@code aStride} apart: a packed panel, or a transposed source read in
- * place) and a packed panel of B ({@code kc × NR}, NR consecutive values per depth step), both in plain
- * {@code float[]} so the loop touches no MemorySegment.
+ * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from a panel of A (MR rows
+ * by {@code kc} depth steps at any two strides: a packed panel, or the caller's array read in place) and a packed
+ * panel of B ({@code kc × NR}, NR consecutive values per depth step), both in plain {@code float[]} so the loop
+ * touches no MemorySegment. The strides cost nothing measurable: the JIT hoists the twelve row offsets.
  *
  * <p>Why 12 × (2 vectors): the 24 accumulators stay in registers (plus 2 B vectors and 1 broadcast: 27 of the 32
  * AVX-512 registers), which is far more independent FMA chains than latency × throughput needs (4 × 2 on current
@@ -31,11 +31,11 @@ final class GemmKernel {
 
     /**
      * {@code C[MR×NR] = A·B} (or {@code +=} when {@code add}), where C row r starts at {@code c[cOff + r*ldc]}.
-     * A's values for depth step p are {@code pa[aOff + p*aStride + (0..MR-1)]}; B is the packed panel at
-     * {@code pb[bOff]}; both have {@code kc} steps.
+     * A(r, p) is {@code pa[aOff + r*aRowStride + p*aDepthStride]}; B is the packed panel at {@code pb[bOff]}; both
+     * have {@code kc} depth steps.
      */
-    static void multiply(int kc, float[] pa, int aOff, int aStride, float[] pb, int bOff, float[] c, int cOff, int ldc,
-                         boolean add) {
+    static void multiply(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
+                         float[] c, int cOff, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(F);
         int o0 = cOff + 0 * ldc;
         int o1 = cOff + 1 * ldc;
@@ -62,22 +62,22 @@ final class GemmKernel {
         FloatVector r10a = add ? FloatVector.fromArray(F, c, o10) : z, r10b = add ? FloatVector.fromArray(F, c, o10 + L) : z;
         FloatVector r11a = add ? FloatVector.fromArray(F, c, o11) : z, r11b = add ? FloatVector.fromArray(F, c, o11 + L) : z;
         for (int p = 0; p < kc; p++) {
-            int ap = aOff + p * aStride, bp = bOff + p * NR;
+            int ap = aOff + p * aDepthStride, bp = bOff + p * NR;
             FloatVector b0 = FloatVector.fromArray(F, pb, bp);
             FloatVector b1 = FloatVector.fromArray(F, pb, bp + L);
             FloatVector a;
-            a = FloatVector.broadcast(F, pa[ap + 0]);  r0a = a.fma(b0, r0a);  r0b = a.fma(b1, r0b);
-            a = FloatVector.broadcast(F, pa[ap + 1]);  r1a = a.fma(b0, r1a);  r1b = a.fma(b1, r1b);
-            a = FloatVector.broadcast(F, pa[ap + 2]);  r2a = a.fma(b0, r2a);  r2b = a.fma(b1, r2b);
-            a = FloatVector.broadcast(F, pa[ap + 3]);  r3a = a.fma(b0, r3a);  r3b = a.fma(b1, r3b);
-            a = FloatVector.broadcast(F, pa[ap + 4]);  r4a = a.fma(b0, r4a);  r4b = a.fma(b1, r4b);
-            a = FloatVector.broadcast(F, pa[ap + 5]);  r5a = a.fma(b0, r5a);  r5b = a.fma(b1, r5b);
-            a = FloatVector.broadcast(F, pa[ap + 6]);  r6a = a.fma(b0, r6a);  r6b = a.fma(b1, r6b);
-            a = FloatVector.broadcast(F, pa[ap + 7]);  r7a = a.fma(b0, r7a);  r7b = a.fma(b1, r7b);
-            a = FloatVector.broadcast(F, pa[ap + 8]);  r8a = a.fma(b0, r8a);  r8b = a.fma(b1, r8b);
-            a = FloatVector.broadcast(F, pa[ap + 9]);  r9a = a.fma(b0, r9a);  r9b = a.fma(b1, r9b);
-            a = FloatVector.broadcast(F, pa[ap + 10]); r10a = a.fma(b0, r10a); r10b = a.fma(b1, r10b);
-            a = FloatVector.broadcast(F, pa[ap + 11]); r11a = a.fma(b0, r11a); r11b = a.fma(b1, r11b);
+            a = FloatVector.broadcast(F, pa[ap]);  r0a = a.fma(b0, r0a);  r0b = a.fma(b1, r0b);
+            a = FloatVector.broadcast(F, pa[ap + aRowStride]);  r1a = a.fma(b0, r1a);  r1b = a.fma(b1, r1b);
+            a = FloatVector.broadcast(F, pa[ap + 2 * aRowStride]);  r2a = a.fma(b0, r2a);  r2b = a.fma(b1, r2b);
+            a = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]);  r3a = a.fma(b0, r3a);  r3b = a.fma(b1, r3b);
+            a = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]);  r4a = a.fma(b0, r4a);  r4b = a.fma(b1, r4b);
+            a = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]);  r5a = a.fma(b0, r5a);  r5b = a.fma(b1, r5b);
+            a = FloatVector.broadcast(F, pa[ap + 6 * aRowStride]);  r6a = a.fma(b0, r6a);  r6b = a.fma(b1, r6b);
+            a = FloatVector.broadcast(F, pa[ap + 7 * aRowStride]);  r7a = a.fma(b0, r7a);  r7b = a.fma(b1, r7b);
+            a = FloatVector.broadcast(F, pa[ap + 8 * aRowStride]);  r8a = a.fma(b0, r8a);  r8b = a.fma(b1, r8b);
+            a = FloatVector.broadcast(F, pa[ap + 9 * aRowStride]);  r9a = a.fma(b0, r9a);  r9b = a.fma(b1, r9b);
+            a = FloatVector.broadcast(F, pa[ap + 10 * aRowStride]); r10a = a.fma(b0, r10a); r10b = a.fma(b1, r10b);
+            a = FloatVector.broadcast(F, pa[ap + 11 * aRowStride]); r11a = a.fma(b0, r11a); r11b = a.fma(b1, r11b);
         }
         r0a.intoArray(c, o0);  r0b.intoArray(c, o0 + L);
         r1a.intoArray(c, o1);  r1b.intoArray(c, o1 + L);
