@@ -18,18 +18,20 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * operand may be stored plainly or transposed, in a {@code float[]} or (B and C) a little-endian {@link MemorySegment}.
  * {@link Matmul} maps its three training forms onto this one engine.
  *
- * <p>Structure (after Goto and van de Geijn's layered GEMM): per thread, for each block of {@link #nc} columns and
- * {@link #kc} depth steps, B is packed once into {@code kc × NR} panels; for each block of {@link #mc} rows, A is packed
- * into {@code kc × MR} panels; then every {@code MR × NR} tile of C is one call of {@link GemmKernel#multiply}. Packing
- * is the only place that reads the caller's layouts, so the transpositions of the three forms cost nothing in the
- * kernel, and the kernel reads only contiguous {@code float[]} data.
+ * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns, B is packed for all
+ * depth steps into {@code kc × NR} panels (the threads share this: each packs some panels, then all compute); each
+ * thread then takes a contiguous range of {@code MR × NR} output tiles and, per depth block of {@code kc} steps and row
+ * block of {@code mc}, runs {@link GemmKernel#multiply} on every tile. Packing B is the only place that reads the
+ * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
+ * is packed into {@code kc × MR} panels only where that pays; for narrow outputs the kernel reads it in place at its
+ * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
  *
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
  * most {@value #KC_MAX} steps (a 12-row A panel is then at most 18 KB, within L1, and is reused across a whole L2
- * block of B); the B block that is swept for every A panel is kept near 512 KB (half of L2), and the A block near
- * 192 KB. Work is split across {@link Parallel} threads by output tiles along the longer side of C, so each thread
- * packs only its own part of the operand along that side; problems below {@value #PARALLEL_MIN_FMAS} multiply-adds run
- * on the calling thread, where handing work to another core would cost more than it saves.
+ * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
+ * the packed B block under 16 MB. Work is split across the {@link Parallel} team by output tiles; problems below
+ * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
+ * more than it saves.
  *
  * <p>Every element of C is computed by one thread, and its sum runs over depth blocks in a fixed order that depends
  * only on the shape, so results are bit-identical for any thread count.
