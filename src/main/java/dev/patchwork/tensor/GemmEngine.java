@@ -306,14 +306,21 @@ final class GemmEngine {
     /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
     private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aRowStride, int aDepthStride,
                              float[] pb, int bPanel, int row, int rows, int col, int cols, boolean add) {
-        if (t.cArr != null && rows == MR && cols == NR) {
-            GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr,
-                    (int) t.cOff + row * t.ldc + col, t.ldc, add);
+        boolean half = cols <= L; // a last panel of at most one vector: half the tile's work
+        if (t.cArr != null && rows == MR && (cols == NR || cols == L)) {
+            int cOff = (int) t.cOff + row * t.ldc + col;
+            if (half) {
+                GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc,
+                        add);
+            } else {
+                GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc, add);
+            }
             return;
         }
         // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
         float[] tile = ws.tile;
-        GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
+        if (half) GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
+        else GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
         if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
         else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
     }

@@ -92,4 +92,66 @@ final class GemmKernel {
         r10a.intoArray(c, o10); r10b.intoArray(c, o10 + L);
         r11a.intoArray(c, o11); r11b.intoArray(c, o11 + L);
     }
+
+    /**
+     * The same for a tile only one vector wide ({@code MR × L}): the last column panel of an output whose width is
+     * just past a multiple of NR (e.g. 260 = 8·32 + 4) would otherwise spend a full tile on a few columns. B is still
+     * the packed NR-wide panel; only its first L values per depth step are read.
+     */
+    static void multiplyHalf(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
+                             float[] c, int cOff, int ldc, boolean add) {
+        FloatVector z = FloatVector.zero(F);
+        int o0 = cOff + 0 * ldc;
+        int o1 = cOff + 1 * ldc;
+        int o2 = cOff + 2 * ldc;
+        int o3 = cOff + 3 * ldc;
+        int o4 = cOff + 4 * ldc;
+        int o5 = cOff + 5 * ldc;
+        int o6 = cOff + 6 * ldc;
+        int o7 = cOff + 7 * ldc;
+        int o8 = cOff + 8 * ldc;
+        int o9 = cOff + 9 * ldc;
+        int o10 = cOff + 10 * ldc;
+        int o11 = cOff + 11 * ldc;
+        FloatVector r0 = add ? FloatVector.fromArray(F, c, o0) : z;
+        FloatVector r1 = add ? FloatVector.fromArray(F, c, o1) : z;
+        FloatVector r2 = add ? FloatVector.fromArray(F, c, o2) : z;
+        FloatVector r3 = add ? FloatVector.fromArray(F, c, o3) : z;
+        FloatVector r4 = add ? FloatVector.fromArray(F, c, o4) : z;
+        FloatVector r5 = add ? FloatVector.fromArray(F, c, o5) : z;
+        FloatVector r6 = add ? FloatVector.fromArray(F, c, o6) : z;
+        FloatVector r7 = add ? FloatVector.fromArray(F, c, o7) : z;
+        FloatVector r8 = add ? FloatVector.fromArray(F, c, o8) : z;
+        FloatVector r9 = add ? FloatVector.fromArray(F, c, o9) : z;
+        FloatVector r10 = add ? FloatVector.fromArray(F, c, o10) : z;
+        FloatVector r11 = add ? FloatVector.fromArray(F, c, o11) : z;
+        for (int p = 0; p < kc; p++) {
+            int ap = aOff + p * aDepthStride;
+            FloatVector b = FloatVector.fromArray(F, pb, bOff + p * NR);
+            r0 = FloatVector.broadcast(F, pa[ap]).fma(b, r0);
+            r1 = FloatVector.broadcast(F, pa[ap + aRowStride]).fma(b, r1);
+            r2 = FloatVector.broadcast(F, pa[ap + 2 * aRowStride]).fma(b, r2);
+            r3 = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]).fma(b, r3);
+            r4 = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]).fma(b, r4);
+            r5 = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]).fma(b, r5);
+            r6 = FloatVector.broadcast(F, pa[ap + 6 * aRowStride]).fma(b, r6);
+            r7 = FloatVector.broadcast(F, pa[ap + 7 * aRowStride]).fma(b, r7);
+            r8 = FloatVector.broadcast(F, pa[ap + 8 * aRowStride]).fma(b, r8);
+            r9 = FloatVector.broadcast(F, pa[ap + 9 * aRowStride]).fma(b, r9);
+            r10 = FloatVector.broadcast(F, pa[ap + 10 * aRowStride]).fma(b, r10);
+            r11 = FloatVector.broadcast(F, pa[ap + 11 * aRowStride]).fma(b, r11);
+        }
+        r0.intoArray(c, o0);
+        r1.intoArray(c, o1);
+        r2.intoArray(c, o2);
+        r3.intoArray(c, o3);
+        r4.intoArray(c, o4);
+        r5.intoArray(c, o5);
+        r6.intoArray(c, o6);
+        r7.intoArray(c, o7);
+        r8.intoArray(c, o8);
+        r9.intoArray(c, o9);
+        r10.intoArray(c, o10);
+        r11.intoArray(c, o11);
+    }
 }

@@ -6,6 +6,7 @@ import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.Test;
 
+import static dev.patchwork.tensor.GemmKernel.L;
 import static dev.patchwork.tensor.GemmKernel.MR;
 import static dev.patchwork.tensor.GemmKernel.NR;
 import static dev.patchwork.tensor.ParameterBuffer.F32;
@@ -34,7 +35,7 @@ class GemmEngineTest {
                 new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2),
                 new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3),
         };
-        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}};
+        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9}};
         try (Arena arena = Arena.ofShared()) {
             for (GemmEngine.Plan plan : plans) {
                 for (int[] s : shapes) {
