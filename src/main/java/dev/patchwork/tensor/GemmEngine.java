@@ -119,6 +119,9 @@ final class GemmEngine {
         boolean accumulate;
         Plan plan;
         int parts;
+        /** The plan of the previous call and its shape. */
+        Plan lastPlan;
+        int lastRows, lastCols, lastDepth;
         /** The column block being computed: columns {@code [jc, jc+ncb)}, all depth steps. */
         int jc, ncb;
         /** True while the team packs B (phase 1 of a block); false while it computes tiles (phase 2). */
@@ -195,7 +198,16 @@ final class GemmEngine {
 
     /** Runs a filled task with block sizes chosen for its shape, in parallel when it is large enough. */
     static void run(Task t) {
-        run(t, Plan.of(t.rows, t.cols, t.depth));
+        // Training calls the same few shapes over and over: keep the last plan rather than allocate one per call.
+        Plan p = t.lastPlan;
+        if (p == null || t.lastRows != t.rows || t.lastCols != t.cols || t.lastDepth != t.depth) {
+            p = Plan.of(t.rows, t.cols, t.depth);
+            t.lastPlan = p;
+            t.lastRows = t.rows;
+            t.lastCols = t.cols;
+            t.lastDepth = t.depth;
+        }
+        run(t, p);
     }
 
     /**
