@@ -119,9 +119,23 @@ final class GemmEngine {
         boolean accumulate;
         Plan plan;
         int parts;
-        /** The plan of the previous call and its shape. */
-        Plan lastPlan;
-        int lastRows, lastCols, lastDepth;
+        /** Plans of recent shapes (training cycles through a few shapes), so a call does not allocate one. */
+        private final Plan[] recentPlans = new Plan[16];
+        private final int[] recentShapes = new int[3 * 16];
+        private int nextRecent;
+
+        Plan planFor(int rows, int cols, int depth) {
+            for (int i = 0; i < recentPlans.length; i++) {
+                if (recentPlans[i] != null && recentShapes[3 * i] == rows && recentShapes[3 * i + 1] == cols
+                        && recentShapes[3 * i + 2] == depth) return recentPlans[i];
+            }
+            int i = nextRecent;
+            nextRecent = (i + 1) % recentPlans.length;
+            recentShapes[3 * i] = rows;
+            recentShapes[3 * i + 1] = cols;
+            recentShapes[3 * i + 2] = depth;
+            return recentPlans[i] = Plan.of(rows, cols, depth);
+        }
         /** The column block being computed: columns {@code [jc, jc+ncb)}, all depth steps. */
         int jc, ncb;
         /** True while the team packs B (phase 1 of a block); false while it computes tiles (phase 2). */
@@ -198,16 +212,7 @@ final class GemmEngine {
 
     /** Runs a filled task with block sizes chosen for its shape, in parallel when it is large enough. */
     static void run(Task t) {
-        // Training calls the same few shapes over and over: keep the last plan rather than allocate one per call.
-        Plan p = t.lastPlan;
-        if (p == null || t.lastRows != t.rows || t.lastCols != t.cols || t.lastDepth != t.depth) {
-            p = Plan.of(t.rows, t.cols, t.depth);
-            t.lastPlan = p;
-            t.lastRows = t.rows;
-            t.lastCols = t.cols;
-            t.lastDepth = t.depth;
-        }
-        run(t, p);
+        run(t, t.planFor(t.rows, t.cols, t.depth));
     }
 
     /**
