@@ -48,7 +48,7 @@ final class GemmEngine {
      * what must stay in cache). Wider or deeper products are done in several column blocks.
      */
     private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
-    /** Widest column block for which a transposed A is read in place rather than packed ({@link #readAInPlace}). */
+    /** Widest column block for which A is read in place rather than packed ({@link #readAInPlace}). */
     private static final int IN_PLACE_A_MAX_COLS = 512;
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
