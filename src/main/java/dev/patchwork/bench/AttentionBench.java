@@ -3,7 +3,10 @@ package dev.patchwork.bench;
 import dev.patchwork.tensor.AttentionKernel;
 import dev.patchwork.tensor.Simd;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -51,7 +54,7 @@ public final class AttentionBench {
     }
 
     /**
-     * Runs every configuration for at least {@code minSeconds} after a warm-up and returns, per configuration name,
+     * Runs every configuration for at least {@code minSeconds} after a warm-up and returns medians per configuration name:
      * {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond} (forward + backward) and
      * {@code name.gflops}.
      */
@@ -65,7 +68,7 @@ public final class AttentionBench {
         measure(new Config("small b12 T64 h4 hd32 scalar", 12, 64, 4, 32, 64, Kernel.SCALAR), minSeconds, results);
         measure(new Config("window512 h4 hd64 T1024 scalar", 1, 1024, 4, 64, 512, Kernel.SCALAR), minSeconds, results);
         for (Kernel kernel : Kernel.values())
-            measureDecode(new Config("decode step h16 hd64 512 keys " + kernel.name().toLowerCase(java.util.Locale.ROOT),
+            measureDecode(new Config("decode step h16 hd64 512 keys " + kernel.name().toLowerCase(Locale.ROOT),
                     1, 4096, 16, 64, 512, kernel), minSeconds, results);
         return results;
     }
@@ -88,21 +91,24 @@ public final class AttentionBench {
             pairs += to[i] - from[i];
         }
         float scale = (float) (1 / Math.sqrt(hd));
-        double fwdSeconds = 0, bwdSeconds = 0;
-        int runs = 0;
         // warm-up until the JIT has compiled the vector kernels (short calls need many repetitions)
         long warmUntil = System.nanoTime() + (long) (minSeconds * 0.5e9);
-        for (int warm = 0; warm < 3 || System.nanoTime() < warmUntil; warm++) step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, null);
+        for (int warm = 0; warm < 3 || System.nanoTime() < warmUntil; warm++)
+            step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, null);
+        // medians of at least 5 runs: this machine is shared, and a run that lost its core to another process
+        // should not move the figure
+        List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>();
         double[] seconds = new double[2];
-        while (fwdSeconds + bwdSeconds < minSeconds || runs < 2) {
+        double total = 0;
+        while (total < minSeconds || fwd.size() < 5) {
             step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, seconds);
-            fwdSeconds += seconds[0];
-            bwdSeconds += seconds[1];
-            runs++;
+            fwd.add(seconds[0]);
+            bwd.add(seconds[1]);
+            total += seconds[0] + seconds[1];
         }
-        double step = (fwdSeconds + bwdSeconds) / runs;
-        results.put(c.name() + ".forwardMs", fwdSeconds / runs * 1e3);
-        results.put(c.name() + ".backwardMs", bwdSeconds / runs * 1e3);
+        double fwdSeconds = median(fwd), bwdSeconds = median(bwd), step = fwdSeconds + bwdSeconds;
+        results.put(c.name() + ".forwardMs", fwdSeconds * 1e3);
+        results.put(c.name() + ".backwardMs", bwdSeconds * 1e3);
         results.put(c.name() + ".tokensPerSecond", queries / step);
         results.put(c.name() + ".gflops", 12.0 * hd * pairs * heads / step * 1e-9);
     }
@@ -127,14 +133,22 @@ public final class AttentionBench {
         };
         long warmUntil = System.nanoTime() + (long) (minSeconds * 0.5e9);
         for (int warm = 0; warm < 20 || System.nanoTime() < warmUntil; warm++) step.run();
-        long t0 = System.nanoTime(), steps = 0;
-        while (System.nanoTime() - t0 < minSeconds * 1e9 || steps < 20) {
+        List<Double> micros = new ArrayList<>();
+        for (long t0 = System.nanoTime(); System.nanoTime() - t0 < minSeconds * 1e9 || micros.size() < 20; ) {
+            long a = System.nanoTime();
             step.run();
-            steps++;
+            micros.add((System.nanoTime() - a) * 1e-3);
         }
-        double seconds = (System.nanoTime() - t0) * 1e-9;
-        results.put(c.name() + ".stepMicros", seconds / steps * 1e6);
-        results.put(c.name() + ".stepsPerSecond", steps / seconds);
+        double median = median(micros);
+        results.put(c.name() + ".stepMicros", median);
+        results.put(c.name() + ".stepsPerSecond", 1e6 / median);
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
     /** One forward + backward; their durations go to {@code seconds} unless it is null. */
