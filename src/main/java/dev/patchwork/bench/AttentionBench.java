@@ -34,8 +34,11 @@ public final class AttentionBench {
     /** One measured configuration. */
     public record Config(String name, int batch, int length, int heads, int headDim, int window, Kernel kernel) {}
 
+    /** Prints the table. {@code --quick}: only 4 heads in the sliding-window rows, and shorter runs. */
     public static void main(String[] args) {
-        boolean quick = args.length > 0 && args[0].equals("--quick");
+        boolean quick = args.length == 1 && args[0].equals("--quick");
+        if (args.length > 0 && !quick)
+            throw new IllegalArgumentException("usage: AttentionBench [--quick] (threads: -Dpatchwork.threads=N)");
         System.out.println(Simd.describe());
         System.out.printf(Locale.ROOT, "%-38s %9s %9s %12s %9s%n", "config", "fwd ms", "bwd ms", "tokens/s", "GFLOP/s");
         Map<String, Double> results = run(quick ? 0.3 : 1.0, quick ? new int[] {4} : new int[] {4, 8, 16});
@@ -56,7 +59,8 @@ public final class AttentionBench {
     /**
      * Runs every configuration for at least {@code minSeconds} after a warm-up and returns medians per configuration name:
      * {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond} (forward + backward) and
-     * {@code name.gflops}.
+     * {@code name.gflops} for the training shapes, {@code name.stepMicros} and {@code name.stepsPerSecond} for the
+     * decoding steps. {@code headCounts} are the head counts of the sliding-window configurations.
      */
     public static Map<String, Double> run(double minSeconds, int[] headCounts) {
         Map<String, Double> results = new LinkedHashMap<>();
