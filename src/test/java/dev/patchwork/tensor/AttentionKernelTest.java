@@ -346,6 +346,11 @@ class AttentionKernelTest {
         AttentionKernel.Shape s = AttentionKernel.Shape.packed(queries, heads, kvHeads, hd);
         float[] q = randomArray(r, queries * heads * hd, 2f), k = randomArray(r, keys * kvHeads * hd, 2f);
         float[] v = randomArray(r, keys * kvHeads * hd, 2f);
+        AttentionKernel.Shape none = AttentionKernel.Shape.packed(0, heads, kvHeads, hd); // no queries: nothing to do
+        AttentionKernel.forward(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0]);
+        AttentionKernel.decode(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0]);
+        AttentionKernel.backward(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0], new float[0],
+                new float[0], new float[k.length], new float[v.length]);
         for (int allEmpty = 0; allEmpty < 2; allEmpty++) {
             int[] from = new int[queries], to = new int[queries];
             for (int i = 0; i < queries; i++) {
