@@ -1,8 +1,11 @@
 package dev.patchwork.bench;
 
 import dev.patchwork.tensor.AttentionKernel;
+import dev.patchwork.tensor.Parallel;
 import dev.patchwork.tensor.Simd;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -26,6 +29,8 @@ import java.util.SplittableRandom;
  * (forward) + 8·hd (backward) flops per visible (query, key, head) triple, not the recomputation the kernel does.
  */
 public final class AttentionBench {
+    private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+
     private AttentionBench() {}
 
     /** How a configuration is run. */
@@ -40,27 +45,35 @@ public final class AttentionBench {
         if (args.length > 0 && !quick)
             throw new IllegalArgumentException("usage: AttentionBench [--quick] (threads: -Dpatchwork.threads=N)");
         System.out.println(Simd.describe());
-        System.out.printf(Locale.ROOT, "%-38s %9s %9s %12s %9s%n", "config", "fwd ms", "bwd ms", "tokens/s", "GFLOP/s");
         Map<String, Double> results = run(quick ? 0.3 : 1.0, quick ? new int[] {4} : new int[] {4, 8, 16});
+        boolean cpu = Parallel.threads() == 1;
+        System.out.printf(Locale.ROOT, "%-38s %9s %9s %12s %9s%s%n", "config (wall-clock medians)", "fwd ms", "bwd ms",
+                "tokens/s", "GFLOP/s", cpu ? "  tokens/CPU-s (this thread's CPU time)" : "");
         for (String key : results.keySet()) {
             if (!key.endsWith(".tokensPerSecond")) continue;
             String name = key.substring(0, key.length() - ".tokensPerSecond".length());
-            System.out.printf(Locale.ROOT, "%-38s %9.2f %9.2f %12.0f %9.1f%n", name, results.get(name + ".forwardMs"),
-                    results.get(name + ".backwardMs"), results.get(key), results.get(name + ".gflops"));
+            System.out.printf(Locale.ROOT, "%-38s %9.2f %9.2f %12.0f %9.1f%s%n", name, results.get(name + ".forwardMs"),
+                    results.get(name + ".backwardMs"), results.get(key), results.get(name + ".gflops"),
+                    cpu ? String.format(Locale.ROOT, "  %12.0f", results.get(name + ".tokensPerCpuSecond")) : "");
         }
-        System.out.printf(Locale.ROOT, "%n%-38s %12s %12s%n", "decoding step (forward only)", "µs/step", "steps/s");
+        System.out.printf(Locale.ROOT, "%n%-38s %12s %12s%s%n", "decoding step (forward only)", "µs/step", "steps/s",
+                cpu ? "  CPU µs/step" : "");
         for (String key : results.keySet()) {
             if (!key.endsWith(".stepMicros")) continue;
             String name = key.substring(0, key.length() - ".stepMicros".length());
-            System.out.printf(Locale.ROOT, "%-38s %12.1f %12.0f%n", name, results.get(key), results.get(name + ".stepsPerSecond"));
+            System.out.printf(Locale.ROOT, "%-38s %12.1f %12.0f%s%n", name, results.get(key),
+                    results.get(name + ".stepsPerSecond"),
+                    cpu ? String.format(Locale.ROOT, "  %11.1f", results.get(name + ".stepCpuMicros")) : "");
         }
     }
 
     /**
      * Runs every configuration for at least {@code minSeconds} after a warm-up and returns medians per configuration name:
      * {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond} (forward + backward) and
-     * {@code name.gflops} for the training shapes, {@code name.stepMicros} and {@code name.stepsPerSecond} for the
-     * decoding steps. {@code headCounts} are the head counts of the sliding-window configurations.
+     * {@code name.gflops} for the training shapes (with one thread also {@code name.forwardCpuMs},
+     * {@code name.backwardCpuMs} and {@code name.tokensPerCpuSecond}, from the CPU time of the only thread, which a
+     * busy shared machine does not inflate), {@code name.stepMicros} and {@code name.stepsPerSecond} (with one thread also
+     * {@code name.stepCpuMicros}) for the decoding steps. {@code headCounts} are the head counts of the sliding-window configurations.
      */
     public static Map<String, Double> run(double minSeconds, int[] headCounts) {
         Map<String, Double> results = new LinkedHashMap<>();
@@ -101,19 +114,27 @@ public final class AttentionBench {
             step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, null);
         // medians of at least 5 runs: this machine is shared, and a run that lost its core to another process
         // should not move the figure
-        List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>();
-        double[] seconds = new double[2];
+        List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), fwdCpu = new ArrayList<>(), bwdCpu = new ArrayList<>();
+        double[] seconds = new double[4];
         double total = 0;
         while (total < minSeconds || fwd.size() < 5) {
             step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, seconds);
             fwd.add(seconds[0]);
             bwd.add(seconds[1]);
+            fwdCpu.add(seconds[2]);
+            bwdCpu.add(seconds[3]);
             total += seconds[0] + seconds[1];
         }
         double fwdSeconds = median(fwd), bwdSeconds = median(bwd), step = fwdSeconds + bwdSeconds;
         results.put(c.name() + ".forwardMs", fwdSeconds * 1e3);
         results.put(c.name() + ".backwardMs", bwdSeconds * 1e3);
         results.put(c.name() + ".tokensPerSecond", queries / step);
+        if (Parallel.threads() == 1) { // everything ran on this thread: its CPU time ignores other processes
+            double cpu = median(fwdCpu) + median(bwdCpu);
+            results.put(c.name() + ".forwardCpuMs", median(fwdCpu) * 1e3);
+            results.put(c.name() + ".backwardCpuMs", median(bwdCpu) * 1e3);
+            results.put(c.name() + ".tokensPerCpuSecond", queries / cpu);
+        }
         results.put(c.name() + ".gflops", 12.0 * hd * pairs * heads / step * 1e-9);
     }
 
@@ -137,15 +158,17 @@ public final class AttentionBench {
         };
         long warmUntil = System.nanoTime() + (long) (minSeconds * 0.5e9);
         for (int warm = 0; warm < 20 || System.nanoTime() < warmUntil; warm++) step.run();
-        List<Double> micros = new ArrayList<>();
+        List<Double> micros = new ArrayList<>(), cpuMicros = new ArrayList<>();
         for (long t0 = System.nanoTime(); System.nanoTime() - t0 < minSeconds * 1e9 || micros.size() < 20; ) {
-            long a = System.nanoTime();
+            long a = System.nanoTime(), ca = CPU.getCurrentThreadCpuTime();
             step.run();
             micros.add((System.nanoTime() - a) * 1e-3);
+            cpuMicros.add((CPU.getCurrentThreadCpuTime() - ca) * 1e-3);
         }
         double median = median(micros);
         results.put(c.name() + ".stepMicros", median);
         results.put(c.name() + ".stepsPerSecond", 1e6 / median);
+        if (Parallel.threads() == 1) results.put(c.name() + ".stepCpuMicros", median(cpuMicros));
     }
 
     private static double median(List<Double> values) {
@@ -155,19 +178,24 @@ public final class AttentionBench {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    /** One forward + backward; their durations go to {@code seconds} unless it is null. */
+    /**
+     * One forward + backward; unless {@code seconds} is null it receives their wall-clock durations, then the CPU time
+     * of this thread in each.
+     */
     private static void step(Config c, AttentionKernel.Shape s, float[] qkv, int[] from, int[] to, float scale,
                              float[] out, float[] lse, float[] dout, float[] dqkv, double[] seconds) {
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), c0 = CPU.getCurrentThreadCpuTime();
         if (c.kernel() == Kernel.SCALAR) AttentionKernel.forwardScalar(s, qkv, qkv, qkv, from, to, scale, out, lse);
         else AttentionKernel.forward(s, qkv, qkv, qkv, from, to, scale, out, lse);
-        long t1 = System.nanoTime();
+        long t1 = System.nanoTime(), c1 = CPU.getCurrentThreadCpuTime();
         if (c.kernel() == Kernel.SCALAR) AttentionKernel.backwardScalar(s, qkv, qkv, qkv, from, to, scale, out, lse, dout, dqkv, dqkv, dqkv);
         else AttentionKernel.backward(s, qkv, qkv, qkv, from, to, scale, out, lse, dout, dqkv, dqkv, dqkv);
-        long t2 = System.nanoTime();
+        long t2 = System.nanoTime(), c2 = CPU.getCurrentThreadCpuTime();
         if (seconds != null) {
             seconds[0] = (t1 - t0) * 1e-9;
             seconds[1] = (t2 - t1) * 1e-9;
+            seconds[2] = (c1 - c0) * 1e-9;
+            seconds[3] = (c2 - c1) * 1e-9;
         }
     }
 
