@@ -68,12 +68,16 @@ public final class AttentionBench {
     }
 
     /**
-     * Runs every configuration for at least {@code minSeconds} after a warm-up and returns medians per configuration name:
-     * {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond} (forward + backward) and
-     * {@code name.gflops} for the training shapes (with one thread also {@code name.forwardCpuMs},
-     * {@code name.backwardCpuMs} and {@code name.tokensPerCpuSecond}, from the CPU time of the only thread, which a
-     * busy shared machine does not inflate), {@code name.stepMicros} and {@code name.stepsPerSecond} (with one thread also
-     * {@code name.stepCpuMicros}) for the decoding steps. {@code headCounts} are the head counts of the sliding-window configurations.
+     * Runs every configuration for at least {@code minSeconds} after a warm-up; {@code headCounts} are the head counts
+     * of the sliding-window rows. Returns medians per configuration name:
+     * <ul>
+     *   <li>training shapes: {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond}
+     *       (forward + backward) and {@code name.gflops};</li>
+     *   <li>decoding steps: {@code name.stepMicros} and {@code name.stepsPerSecond};</li>
+     *   <li>with one thread also {@code name.forwardCpuMs}, {@code name.backwardCpuMs}, {@code name.tokensPerCpuSecond}
+     *       and {@code name.stepCpuMicros}, from the CPU time of the only thread, which other processes on a busy
+     *       shared machine do not inflate.</li>
+     * </ul>
      */
     public static Map<String, Double> run(double minSeconds, int[] headCounts) {
         Map<String, Double> results = new LinkedHashMap<>();
