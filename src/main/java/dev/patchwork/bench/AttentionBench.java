@@ -1,9 +1,15 @@
 package dev.patchwork.bench;
 
 import dev.patchwork.tensor.AttentionKernel;
+import dev.patchwork.tensor.Parallel;
 import dev.patchwork.tensor.Simd;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -23,6 +29,8 @@ import java.util.SplittableRandom;
  * (forward) + 8·hd (backward) flops per visible (query, key, head) triple, not the recomputation the kernel does.
  */
 public final class AttentionBench {
+    private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+
     private AttentionBench() {}
 
     /** How a configuration is run. */
@@ -31,29 +39,45 @@ public final class AttentionBench {
     /** One measured configuration. */
     public record Config(String name, int batch, int length, int heads, int headDim, int window, Kernel kernel) {}
 
+    /** Prints the table. {@code --quick}: only 4 heads in the sliding-window rows, and shorter runs. */
     public static void main(String[] args) {
-        boolean quick = args.length > 0 && args[0].equals("--quick");
+        boolean quick = args.length == 1 && args[0].equals("--quick");
+        if (args.length > 0 && !quick)
+            throw new IllegalArgumentException("usage: AttentionBench [--quick] (threads: -Dpatchwork.threads=N)");
         System.out.println(Simd.describe());
-        System.out.printf(Locale.ROOT, "%-38s %9s %9s %12s %9s%n", "config", "fwd ms", "bwd ms", "tokens/s", "GFLOP/s");
         Map<String, Double> results = run(quick ? 0.3 : 1.0, quick ? new int[] {4} : new int[] {4, 8, 16});
+        boolean cpu = Parallel.threads() == 1;
+        System.out.printf(Locale.ROOT, "%-38s %9s %9s %12s %9s%s%n", "config (wall-clock medians)", "fwd ms", "bwd ms",
+                "tokens/s", "GFLOP/s", cpu ? "  tokens/CPU-s (this thread's CPU time)" : "");
         for (String key : results.keySet()) {
             if (!key.endsWith(".tokensPerSecond")) continue;
             String name = key.substring(0, key.length() - ".tokensPerSecond".length());
-            System.out.printf(Locale.ROOT, "%-38s %9.2f %9.2f %12.0f %9.1f%n", name, results.get(name + ".forwardMs"),
-                    results.get(name + ".backwardMs"), results.get(key), results.get(name + ".gflops"));
+            System.out.printf(Locale.ROOT, "%-38s %9.2f %9.2f %12.0f %9.1f%s%n", name, results.get(name + ".forwardMs"),
+                    results.get(name + ".backwardMs"), results.get(key), results.get(name + ".gflops"),
+                    cpu ? String.format(Locale.ROOT, "  %12.0f", results.get(name + ".tokensPerCpuSecond")) : "");
         }
-        System.out.printf(Locale.ROOT, "%n%-38s %12s %12s%n", "decoding step (forward only)", "µs/step", "steps/s");
+        System.out.printf(Locale.ROOT, "%n%-38s %12s %12s%s%n", "decoding step (forward only)", "µs/step", "steps/s",
+                cpu ? "  CPU µs/step" : "");
         for (String key : results.keySet()) {
             if (!key.endsWith(".stepMicros")) continue;
             String name = key.substring(0, key.length() - ".stepMicros".length());
-            System.out.printf(Locale.ROOT, "%-38s %12.1f %12.0f%n", name, results.get(key), results.get(name + ".stepsPerSecond"));
+            System.out.printf(Locale.ROOT, "%-38s %12.1f %12.0f%s%n", name, results.get(key),
+                    results.get(name + ".stepsPerSecond"),
+                    cpu ? String.format(Locale.ROOT, "  %11.1f", results.get(name + ".stepCpuMicros")) : "");
         }
     }
 
     /**
-     * Runs every configuration for at least {@code minSeconds} after a warm-up and returns, per configuration name,
-     * {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond} (forward + backward) and
-     * {@code name.gflops}.
+     * Runs every configuration for at least {@code minSeconds} after a warm-up; {@code headCounts} are the head counts
+     * of the sliding-window rows. Returns medians per configuration name:
+     * <ul>
+     *   <li>training shapes: {@code name.forwardMs}, {@code name.backwardMs}, {@code name.tokensPerSecond}
+     *       (forward + backward) and {@code name.gflops};</li>
+     *   <li>decoding steps: {@code name.stepMicros} and {@code name.stepsPerSecond};</li>
+     *   <li>with one thread also {@code name.forwardCpuMs}, {@code name.backwardCpuMs}, {@code name.tokensPerCpuSecond}
+     *       and {@code name.stepCpuMicros}, from the CPU time of the only thread, which other processes on a busy
+     *       shared machine do not inflate.</li>
+     * </ul>
      */
     public static Map<String, Double> run(double minSeconds, int[] headCounts) {
         Map<String, Double> results = new LinkedHashMap<>();
@@ -65,7 +89,7 @@ public final class AttentionBench {
         measure(new Config("small b12 T64 h4 hd32 scalar", 12, 64, 4, 32, 64, Kernel.SCALAR), minSeconds, results);
         measure(new Config("window512 h4 hd64 T1024 scalar", 1, 1024, 4, 64, 512, Kernel.SCALAR), minSeconds, results);
         for (Kernel kernel : Kernel.values())
-            measureDecode(new Config("decode step h16 hd64 512 keys " + kernel.name().toLowerCase(java.util.Locale.ROOT),
+            measureDecode(new Config("decode step h16 hd64 512 keys " + kernel.name().toLowerCase(Locale.ROOT),
                     1, 4096, 16, 64, 512, kernel), minSeconds, results);
         return results;
     }
@@ -88,22 +112,33 @@ public final class AttentionBench {
             pairs += to[i] - from[i];
         }
         float scale = (float) (1 / Math.sqrt(hd));
-        double fwdSeconds = 0, bwdSeconds = 0;
-        int runs = 0;
         // warm-up until the JIT has compiled the vector kernels (short calls need many repetitions)
         long warmUntil = System.nanoTime() + (long) (minSeconds * 0.5e9);
-        for (int warm = 0; warm < 3 || System.nanoTime() < warmUntil; warm++) step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, null);
-        double[] seconds = new double[2];
-        while (fwdSeconds + bwdSeconds < minSeconds || runs < 2) {
+        for (int warm = 0; warm < 3 || System.nanoTime() < warmUntil; warm++)
+            step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, null);
+        // medians of at least 5 runs: this machine is shared, and a run that lost its core to another process
+        // should not move the figure
+        List<Double> fwd = new ArrayList<>(), bwd = new ArrayList<>(), fwdCpu = new ArrayList<>(), bwdCpu = new ArrayList<>();
+        double[] seconds = new double[4];
+        double total = 0;
+        while (total < minSeconds || fwd.size() < 5) {
             step(c, s, qkv, from, to, scale, out, lse, dout, dqkv, seconds);
-            fwdSeconds += seconds[0];
-            bwdSeconds += seconds[1];
-            runs++;
+            fwd.add(seconds[0]);
+            bwd.add(seconds[1]);
+            fwdCpu.add(seconds[2]);
+            bwdCpu.add(seconds[3]);
+            total += seconds[0] + seconds[1];
         }
-        double step = (fwdSeconds + bwdSeconds) / runs;
-        results.put(c.name() + ".forwardMs", fwdSeconds / runs * 1e3);
-        results.put(c.name() + ".backwardMs", bwdSeconds / runs * 1e3);
+        double fwdSeconds = median(fwd), bwdSeconds = median(bwd), step = fwdSeconds + bwdSeconds;
+        results.put(c.name() + ".forwardMs", fwdSeconds * 1e3);
+        results.put(c.name() + ".backwardMs", bwdSeconds * 1e3);
         results.put(c.name() + ".tokensPerSecond", queries / step);
+        if (Parallel.threads() == 1) { // everything ran on this thread: its CPU time ignores other processes
+            double cpu = median(fwdCpu) + median(bwdCpu);
+            results.put(c.name() + ".forwardCpuMs", median(fwdCpu) * 1e3);
+            results.put(c.name() + ".backwardCpuMs", median(bwdCpu) * 1e3);
+            results.put(c.name() + ".tokensPerCpuSecond", queries / cpu);
+        }
         results.put(c.name() + ".gflops", 12.0 * hd * pairs * heads / step * 1e-9);
     }
 
@@ -127,29 +162,44 @@ public final class AttentionBench {
         };
         long warmUntil = System.nanoTime() + (long) (minSeconds * 0.5e9);
         for (int warm = 0; warm < 20 || System.nanoTime() < warmUntil; warm++) step.run();
-        long t0 = System.nanoTime(), steps = 0;
-        while (System.nanoTime() - t0 < minSeconds * 1e9 || steps < 20) {
+        List<Double> micros = new ArrayList<>(), cpuMicros = new ArrayList<>();
+        for (long t0 = System.nanoTime(); System.nanoTime() - t0 < minSeconds * 1e9 || micros.size() < 20; ) {
+            long a = System.nanoTime(), ca = CPU.getCurrentThreadCpuTime();
             step.run();
-            steps++;
+            micros.add((System.nanoTime() - a) * 1e-3);
+            cpuMicros.add((CPU.getCurrentThreadCpuTime() - ca) * 1e-3);
         }
-        double seconds = (System.nanoTime() - t0) * 1e-9;
-        results.put(c.name() + ".stepMicros", seconds / steps * 1e6);
-        results.put(c.name() + ".stepsPerSecond", steps / seconds);
+        double median = median(micros);
+        results.put(c.name() + ".stepMicros", median);
+        results.put(c.name() + ".stepsPerSecond", 1e6 / median);
+        if (Parallel.threads() == 1) results.put(c.name() + ".stepCpuMicros", median(cpuMicros));
     }
 
-    /** One forward + backward; their durations go to {@code seconds} unless it is null. */
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /**
+     * One forward + backward; unless {@code seconds} is null it receives their wall-clock durations, then the CPU time
+     * of this thread in each.
+     */
     private static void step(Config c, AttentionKernel.Shape s, float[] qkv, int[] from, int[] to, float scale,
                              float[] out, float[] lse, float[] dout, float[] dqkv, double[] seconds) {
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), c0 = CPU.getCurrentThreadCpuTime();
         if (c.kernel() == Kernel.SCALAR) AttentionKernel.forwardScalar(s, qkv, qkv, qkv, from, to, scale, out, lse);
         else AttentionKernel.forward(s, qkv, qkv, qkv, from, to, scale, out, lse);
-        long t1 = System.nanoTime();
+        long t1 = System.nanoTime(), c1 = CPU.getCurrentThreadCpuTime();
         if (c.kernel() == Kernel.SCALAR) AttentionKernel.backwardScalar(s, qkv, qkv, qkv, from, to, scale, out, lse, dout, dqkv, dqkv, dqkv);
         else AttentionKernel.backward(s, qkv, qkv, qkv, from, to, scale, out, lse, dout, dqkv, dqkv, dqkv);
-        long t2 = System.nanoTime();
+        long t2 = System.nanoTime(), c2 = CPU.getCurrentThreadCpuTime();
         if (seconds != null) {
             seconds[0] = (t1 - t0) * 1e-9;
             seconds[1] = (t2 - t1) * 1e-9;
+            seconds[2] = (c1 - c0) * 1e-9;
+            seconds[3] = (c2 - c1) * 1e-9;
         }
     }
 

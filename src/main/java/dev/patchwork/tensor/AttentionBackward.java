@@ -40,7 +40,7 @@ final class AttentionBackward {
         long[] prefix = call.costPrefix(Math.max(queryBlocks, keyBlocks));
 
         AttentionForward.queryBlockCosts(queries, keyFrom, keyTo, prefix);
-        AttentionWork.run(s.heads(), queryBlocks, prefix, hd, (h, b, w) ->
+        AttentionWork.run(s.heads(), queryBlocks, prefix, 3L * TILE * BLOCK * hd, hd, (h, b, w) ->
                 queryBlock(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, delta, h, b * BLOCK, w));
 
         if (keys == 0) return; // every interval empty: outputs were constants, no gradient reaches k or v
@@ -50,7 +50,7 @@ final class AttentionBackward {
         prefix[0] = 0;
         for (int b = 0; b < keyBlocks; b++)
             prefix[b + 1] = prefix[b] + 1 + (long) group * ((start[b + 1] - start[b] + TILE - 1) / TILE);
-        AttentionWork.run(s.kvHeads(), keyBlocks, prefix, hd, (g, b, w) ->
+        AttentionWork.run(s.kvHeads(), keyBlocks, prefix, 4L * TILE * BLOCK * hd, hd, (g, b, w) ->
                 keyBlock(s, q, k, v, keyFrom, keyTo, scale, lse, dout, dk, dv, delta, start, list, keys, g, b, w));
     }
 

@@ -28,7 +28,8 @@ final class AttentionDecode {
         prefix[0] = 0;
         for (int i = 0; i < queries; i++)
             prefix[i + 1] = prefix[i] + 1 + Math.max(0, keyTo[i] - keyFrom[i]) / TILE;
-        AttentionWork.run(s.heads(), queries, prefix, s.headDim(),
+        // a cost unit is TILE keys of one query, two head-dim products each
+        AttentionWork.run(s.heads(), queries, prefix, 2L * TILE * s.headDim(), s.headDim(),
                 (h, i, w) -> query(s, q, k, v, keyFrom[i], keyTo[i], scale, out, lse, h, i, w));
     }
 

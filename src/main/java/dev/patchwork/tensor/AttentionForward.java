@@ -28,7 +28,8 @@ final class AttentionForward {
         int blocks = (s.queries() + BLOCK - 1) / BLOCK;
         long[] prefix = AttentionScratch.get(s.headDim()).costPrefix(blocks);
         queryBlockCosts(s.queries(), keyFrom, keyTo, prefix);
-        AttentionWork.run(s.heads(), blocks, prefix, s.headDim(),
+        // a cost unit is one tile: TILE × BLOCK pairs, two head-dim products each
+        AttentionWork.run(s.heads(), blocks, prefix, 2L * TILE * BLOCK * s.headDim(), s.headDim(),
                 (h, b, w) -> block(s, q, k, v, keyFrom, keyTo, scale, out, lse, h, b * BLOCK, w));
     }
 

@@ -12,7 +12,14 @@ package dev.patchwork.tensor;
  * <p>Layout: row {@code r} of q holds {@code heads} heads of {@code hd} values at {@code qOff + r*qStride + h*hd};
  * k and v hold {@code kvHeads} heads the same way (grouped-query attention when kvHeads &lt; heads). Forward saves
  * the log-sum-exp of every (query, head) for the backward pass, which recomputes probabilities from it (no T×T
- * buffer).
+ * buffer). Intervals may be empty ({@code keyFrom >= keyTo}); non-empty ones must start at 0 or later.
+ *
+ * <p>Implementations: {@link #forward} and {@link #backward} run the Vector API kernels ({@code AttentionForward},
+ * {@code AttentionBackward}: blocks of queries or keys in the vector lanes, so every head dimension keeps the lanes
+ * full) in parallel over (head, block) work items; {@link #decode} is the fast path for a few queries (decoding
+ * steps); {@code ...Scalar} are the plain single-threaded twins, used instead of all three when {@link Simd#SCALAR}.
+ * Every work item writes only its own outputs in a fixed order, so results are bit-identical from run to run and for
+ * any thread count; {@link #forward} even gives a query the same bits alone as inside a longer call.
  */
 public final class AttentionKernel {
     private AttentionKernel() {}

@@ -17,16 +17,20 @@ final class AttentionWork {
         void run(int group, int block, AttentionScratch scratch);
     }
 
-    /** Below this estimated cost (tiles × head dim) waking the team costs more than it saves. */
-    private static final long SERIAL_BELOW = 1 << 13;
+    /** Below this many estimated FMAs (a few microseconds of work) waking the team costs more than it saves. */
+    private static final long SERIAL_BELOW_FMAS = 1 << 18;
 
     private AttentionWork() {}
 
-    static void run(int groups, int blocks, long[] prefix, int hd, Item item) {
+    /**
+     * Runs every item; {@code fmasPerUnit} converts the cost units of {@code prefix} into FMAs, to decide whether the
+     * call is worth spreading over the team; {@code hd} sizes the scratch buffers.
+     */
+    static void run(int groups, int blocks, long[] prefix, long fmasPerUnit, int hd, Item item) {
         int items = groups * blocks;
         if (items == 0) return;
         long total = prefix[blocks] * groups;
-        int chunks = total * hd < SERIAL_BELOW ? 1 : Math.min(Parallel.threads(), items);
+        int chunks = total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
         Parallel.forChunks(chunks, chunks, (c, s, e) -> {
             AttentionScratch scratch = AttentionScratch.get(hd);
             int end = firstItemReaching(total * (c + 1) / chunks, groups, blocks, prefix);

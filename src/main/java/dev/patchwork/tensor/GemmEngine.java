@@ -18,18 +18,20 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * operand may be stored plainly or transposed, in a {@code float[]} or (B and C) a little-endian {@link MemorySegment}.
  * {@link Matmul} maps its three training forms onto this one engine.
  *
- * <p>Structure (after Goto and van de Geijn's layered GEMM): per thread, for each block of {@link #nc} columns and
- * {@link #kc} depth steps, B is packed once into {@code kc × NR} panels; for each block of {@link #mc} rows, A is packed
- * into {@code kc × MR} panels; then every {@code MR × NR} tile of C is one call of {@link GemmKernel#multiply}. Packing
- * is the only place that reads the caller's layouts, so the transpositions of the three forms cost nothing in the
- * kernel, and the kernel reads only contiguous {@code float[]} data.
+ * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns, B is packed for all
+ * depth steps into {@code kc × NR} panels (the threads share this: each packs some panels, then all compute); each
+ * thread then takes a contiguous range of {@code MR × NR} output tiles and, per depth block of {@code kc} steps and row
+ * block of {@code mc}, runs {@link GemmKernel#multiply} on every tile. Packing B is the only place that reads the
+ * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
+ * is packed into {@code kc × MR} panels only where that pays; for narrow outputs the kernel reads it in place at its
+ * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
  *
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
  * most {@value #KC_MAX} steps (a 12-row A panel is then at most 18 KB, within L1, and is reused across a whole L2
- * block of B); the B block that is swept for every A panel is kept near 512 KB (half of L2), and the A block near
- * 192 KB. Work is split across {@link Parallel} threads by output tiles along the longer side of C, so each thread
- * packs only its own part of the operand along that side; problems below {@value #PARALLEL_MIN_FMAS} multiply-adds run
- * on the calling thread, where handing work to another core would cost more than it saves.
+ * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
+ * the packed B block under 16 MB. Work is split across the {@link Parallel} team by output tiles; problems below
+ * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
+ * more than it saves.
  *
  * <p>Every element of C is computed by one thread, and its sum runs over depth blocks in a fixed order that depends
  * only on the shape, so results are bit-identical for any thread count.
@@ -46,6 +48,8 @@ final class GemmEngine {
      * what must stay in cache). Wider or deeper products are done in several column blocks.
      */
     private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
+    /** Widest column block for which A is read in place rather than packed ({@link #readAInPlace}). */
+    private static final int IN_PLACE_A_MAX_COLS = 512;
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
 
@@ -115,6 +119,23 @@ final class GemmEngine {
         boolean accumulate;
         Plan plan;
         int parts;
+        /** Plans of recent shapes (training cycles through a few shapes), so a call does not allocate one. */
+        private final Plan[] recentPlans = new Plan[16];
+        private final int[] recentShapes = new int[3 * 16];
+        private int nextRecent;
+
+        Plan planFor(int rows, int cols, int depth) {
+            for (int i = 0; i < recentPlans.length; i++) {
+                if (recentPlans[i] != null && recentShapes[3 * i] == rows && recentShapes[3 * i + 1] == cols
+                        && recentShapes[3 * i + 2] == depth) return recentPlans[i];
+            }
+            int i = nextRecent;
+            nextRecent = (i + 1) % recentPlans.length;
+            recentShapes[3 * i] = rows;
+            recentShapes[3 * i + 1] = cols;
+            recentShapes[3 * i + 2] = depth;
+            return recentPlans[i] = Plan.of(rows, cols, depth);
+        }
         /** The column block being computed: columns {@code [jc, jc+ncb)}, all depth steps. */
         int jc, ncb;
         /** True while the team packs B (phase 1 of a block); false while it computes tiles (phase 2). */
@@ -191,7 +212,7 @@ final class GemmEngine {
 
     /** Runs a filled task with block sizes chosen for its shape, in parallel when it is large enough. */
     static void run(Task t) {
-        run(t, Plan.of(t.rows, t.cols, t.depth));
+        run(t, t.planFor(t.rows, t.cols, t.depth));
     }
 
     /**
@@ -245,23 +266,26 @@ final class GemmEngine {
 
     /**
      * Computes tiles {@code [t0, t1)} of the current column block on this thread; tile {@code i} is row tile
-     * {@code i / colTiles}, column tile {@code i % colTiles}. Rows are taken in blocks of {@code mc} and, for each,
-     * depth in blocks of {@code kc} (A packed once per pair, partial sums added into C in depth order); columns in
-     * sweeps of {@code ns} (the part of packed B that stays in L2 while every A panel passes over it); within a sweep
-     * each A panel (in L1) meets every B panel.
+     * {@code i / colTiles}, column tile {@code i % colTiles}. Depth is taken in blocks of {@code kc} (partial sums
+     * added into C in depth order) and, within each, rows in blocks of {@code mc} (A packed once per pair): depth
+     * outermost, so packing reads the source rows of a depth block while they are hot, and deep products (dyTx over
+     * thousands of rows) stream their inputs once. Columns go in sweeps of {@code ns} (the part of packed B that stays
+     * in L2 while every A panel passes over it); within a sweep each A panel (in L1) meets every B panel.
      */
     private static void computeTiles(Task t, int t0, int t1, Workspace ws) {
         if (t0 >= t1) return;
         Plan plan = t.plan;
         int colTiles = ceilDiv(t.ncb, NR), paddedCols = roundUp(t.ncb, NR);
         int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
-        for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
-            int mcb = Math.min(plan.mc(), rowEnd - ic);
-            for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-                int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
-                boolean add = t.accumulate || pc > 0;
+        for (int pc = 0; pc < t.depth; pc += plan.kc()) {
+            int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
+            boolean add = t.accumulate || pc > 0;
+            for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
+                int mcb = Math.min(plan.mc(), rowEnd - ic);
                 float[] pa = ws.a(roundUp(mcb, MR) * kcb);
-                packA(t, ic, mcb, pc, kcb, pa);
+                // Full row tiles are read in place when that beats copying them (see readAInPlace); the rest is packed.
+                int inPlace = readAInPlace(t) ? mcb / MR * MR : 0;
+                if (inPlace < mcb) packA(t, ic + inPlace, mcb - inPlace, pc, kcb, pa);
                 for (int js = 0; js < t.ncb; js += plan.ns()) {
                     int jsEnd = Math.min(t.ncb, js + plan.ns());
                     for (int ir = 0; ir < mcb; ir += MR) {
@@ -269,9 +293,14 @@ final class GemmEngine {
                         // Only this thread's tiles: clip the sweep to [t0, t1) in row-major tile order.
                         int j0 = Math.max(js, (t0 - rowTile * colTiles) * NR);
                         int j1 = Math.min(jsEnd, (t1 - rowTile * colTiles) * NR);
+                        boolean direct = ir < inPlace;
+                        float[] aSrc = direct ? t.a : pa;
+                        int aPanel = direct ? t.aOff + (ic + ir) * t.aRowStride + pc * t.aDepthStride
+                                : (ir - inPlace) * kcb;
+                        int rowStride = direct ? t.aRowStride : 1, depthStride = direct ? t.aDepthStride : MR;
                         for (int jr = j0; jr < j1; jr += NR) {
-                            tile(t, ws, kcb, pa, ir * kcb, t.packedB, bBlock + jr * kcb, ic + ir,
-                                    Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
+                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, t.packedB, bBlock + jr * kcb,
+                                    ic + ir, Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
                         }
                     }
                 }
@@ -279,16 +308,36 @@ final class GemmEngine {
         }
     }
 
+    /**
+     * Whether the kernel reads full row tiles of A in place, from the caller's array, instead of from a packed copy.
+     * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, a transposition), paid
+     * once per A element but amortised over the columns that reuse it; reading in place costs the kernel 1 to 4%
+     * (measured), unless the rows of a panel are a multiple of 1 KB apart, where they compete for the same L1 sets and
+     * the kernel loses up to 40%. So: in place for narrow column blocks with an unaligned leading dimension.
+     */
+    private static boolean readAInPlace(Task t) {
+        int lda = Math.max(t.aRowStride, t.aDepthStride);
+        return t.ncb <= IN_PLACE_A_MAX_COLS && lda % 256 != 0;
+    }
+
     /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
-    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, float[] pb, int bPanel,
-                             int row, int rows, int col, int cols, boolean add) {
-        if (t.cArr != null && rows == MR && cols == NR) {
-            GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
+    private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aRowStride, int aDepthStride,
+                             float[] pb, int bPanel, int row, int rows, int col, int cols, boolean add) {
+        boolean half = cols <= L; // a last panel of at most one vector: half the tile's work
+        if (t.cArr != null && rows == MR && (cols == NR || cols == L)) {
+            int cOff = (int) t.cOff + row * t.ldc + col;
+            if (half) {
+                GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc,
+                        add);
+            } else {
+                GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc, add);
+            }
             return;
         }
         // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
         float[] tile = ws.tile;
-        GemmKernel.multiply(kcb, pa, aPanel, pb, bPanel, tile, 0, NR, false);
+        if (half) GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
+        else GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
         if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
         else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
     }

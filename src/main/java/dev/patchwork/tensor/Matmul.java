@@ -14,7 +14,10 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  *   <li>{@link #dyTx}: {@code dW[N,K] += dY[M,N]ᵀ·X} (gradient with respect to the weight).</li>
  * </ul>
  * Each form has a scalar twin ({@code ...Scalar}) that is the test oracle; the fast path is {@link GemmEngine}, one
- * packed, cache-blocked, register-tiled GEMM whose packing absorbs the transpositions of the three forms.
+ * packed, cache-blocked, register-tiled GEMM whose operand strides absorb the transpositions of the three forms
+ * (plus {@link GemvKernel} for {@code xwT} on a few rows, as in token-by-token generation). Calls are safe from any
+ * thread, also from inside a {@link Parallel} region (they then run on the calling thread); segments of a confined
+ * arena work too (on the calling thread only). With the same thread count, results are bit-identical run to run.
  */
 public final class Matmul {
     private Matmul() {}

@@ -283,6 +283,21 @@ class AttentionKernelTest {
     }
 
     @Test
+    void vectorMatchesScalarOnALongWindowedSequence() {
+        // many query and key blocks, tiles skipped at both ends of the window, GQA, fused QKV
+        Case c = windowCase(new SplittableRandom(21), 301, 4, 2, 24, 77);
+        float[][] vector = runBoth(c, false);
+        float[] out = c.newOut(), lse = c.newLse(), dqkv = new float[c.q().length];
+        AttentionKernel.forwardScalar(c.s(), c.q(), c.k(), c.v(), c.keyFrom(), c.keyTo(), c.scale(), out, lse);
+        float[] dout = randomArray(new SplittableRandom(5), out.length, 1f); // the same as runBoth's
+        AttentionKernel.backwardScalar(c.s(), c.q(), c.k(), c.v(), c.keyFrom(), c.keyTo(), c.scale(), out, lse, dout,
+                dqkv, dqkv, dqkv);
+        assertNear(out, vector[0], 2e-5, "out");
+        assertNear(lse, vector[1], 2e-5, "lse");
+        assertNear(dqkv, vector[2], 1e-4, "dqkv");
+    }
+
+    @Test
     void decodeMatchesForwardToRounding() {
         SplittableRandom r = new SplittableRandom(20);
         for (int trial = 0; trial < 100; trial++) {
@@ -331,6 +346,11 @@ class AttentionKernelTest {
         AttentionKernel.Shape s = AttentionKernel.Shape.packed(queries, heads, kvHeads, hd);
         float[] q = randomArray(r, queries * heads * hd, 2f), k = randomArray(r, keys * kvHeads * hd, 2f);
         float[] v = randomArray(r, keys * kvHeads * hd, 2f);
+        AttentionKernel.Shape none = AttentionKernel.Shape.packed(0, heads, kvHeads, hd); // no queries: nothing to do
+        AttentionKernel.forward(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0]);
+        AttentionKernel.decode(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0]);
+        AttentionKernel.backward(none, q, k, v, new int[0], new int[0], 0.4f, new float[0], new float[0], new float[0],
+                new float[0], new float[k.length], new float[v.length]);
         for (int allEmpty = 0; allEmpty < 2; allEmpty++) {
             int[] from = new int[queries], to = new int[queries];
             for (int i = 0; i < queries; i++) {
@@ -414,7 +434,7 @@ class AttentionKernelTest {
             AttentionKernel.Shape one = new AttentionKernel.Shape(1, s.heads(), s.kvHeads(), s.headDim(),
                     s.qOff() + i * s.qStride(), s.qStride(), s.kOff(), s.kStride(), s.vOff(), s.vStride(), 0, width);
             float[] o = new float[width], l = new float[s.heads()];
-            AttentionKernel.forward(one, c.q(), c.k(), c.v(), new int[] {c.keyFrom()[i]}, new int[] {c.keyTo()[i]},
+            AttentionForward.run(one, c.q(), c.k(), c.v(), new int[] {c.keyFrom()[i]}, new int[] {c.keyTo()[i]},
                     c.scale(), o, l);
             assertArrayEquals(Arrays.copyOfRange(out, i * width, (i + 1) * width), o, "query " + i);
             assertArrayEquals(Arrays.copyOfRange(lse, i * s.heads(), (i + 1) * s.heads()), l, "lse of query " + i);
@@ -435,15 +455,11 @@ class AttentionKernelTest {
                 assertClose(e, y[i], 3e-7 * e, "exp(" + x[i] + ")");
             }
         }
-        Arrays.fill(x, 0f);
-        x[0] = Float.NEGATIVE_INFINITY;
-        x[1] = -88f;
-        x[2] = -1e30f;
-        AttentionTiles.exp(FloatVector.fromArray(AttentionTiles.F, x, 0)).intoArray(y, 0);
-        assertEquals(0f, y[0]);
-        assertEquals(0f, y[1]);
-        assertEquals(0f, y[2]);
-        for (int i = 3; i < y.length; i++) assertEquals(1f, y[i], "exp(0) must be exactly 1");
+        for (float special : new float[] {Float.NEGATIVE_INFINITY, -88f, -1e30f, 0f}) {
+            Arrays.fill(x, special);
+            AttentionTiles.exp(FloatVector.fromArray(AttentionTiles.F, x, 0)).intoArray(y, 0);
+            for (float e : y) assertEquals(special == 0f ? 1f : 0f, e, "exp(" + special + ") must be exact");
+        }
     }
 
     @Test

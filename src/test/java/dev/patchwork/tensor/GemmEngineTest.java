@@ -6,9 +6,11 @@ import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.Test;
 
+import static dev.patchwork.tensor.GemmKernel.L;
 import static dev.patchwork.tensor.GemmKernel.MR;
 import static dev.patchwork.tensor.GemmKernel.NR;
 import static dev.patchwork.tensor.ParameterBuffer.F32;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,7 +35,7 @@ class GemmEngineTest {
                 new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2),
                 new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3),
         };
-        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}};
+        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9}};
         try (Arena arena = Arena.ofShared()) {
             for (GemmEngine.Plan plan : plans) {
                 for (int[] s : shapes) {
@@ -90,6 +92,22 @@ class GemmEngineTest {
         // Nothing outside C may be touched.
         float before = cSeg ? cs.getAtIndex(F32, 0) : c[0];
         assertTrue(before == c0[0], what + ": element before C was overwritten");
+    }
+
+    /** Each tile is computed the same way whichever thread runs it: results do not depend on the thread count. */
+    @Test
+    void resultsAreBitIdenticalForOneAndTwoThreads() {
+        SplittableRandom rnd = new SplittableRandom(2);
+        int rows = 100, cols = 300, depth = 500;
+        float[] a = random(rnd, rows * depth), b = random(rnd, depth * cols);
+        float[] one = new float[rows * cols], two = new float[rows * cols];
+        for (float[] c : new float[][] {one, two}) {
+            GemmEngine.Task t = GemmEngine.task(rows, cols, depth).a(a, 0, depth, 1).b(b, null, 0, 1, depth)
+                    .c(c, null, 0, cols, false);
+            GemmEngine.Plan p = GemmEngine.Plan.of(rows, cols, depth);
+            GemmEngine.run(t, new GemmEngine.Plan(p.kc(), p.mc(), p.nc(), p.ns(), c == one ? 1 : 2));
+        }
+        assertArrayEquals(one, two);
     }
 
     @Test

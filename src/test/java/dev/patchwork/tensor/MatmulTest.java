@@ -148,7 +148,7 @@ class MatmulTest {
         return d;
     }
 
-    /** Fast against scalar twin on every combination of ragged sizes (a sample of them, for time). */
+    /** Fast against scalar twin on every combination of ragged M and N (K, and overwrite or accumulate, drawn at random). */
     @Test
     void fastMatchesScalarTwinOnRaggedShapes() {
         SplittableRandom rnd = new SplittableRandom(42);
@@ -158,16 +158,14 @@ class MatmulTest {
                     for (int n : SIZES) {
                         int k = SIZES[rnd.nextInt(SIZES.length)];
                         Problem p = new Problem(rnd, m, n, k);
-                        for (boolean acc : new boolean[] {false, true}) {
-                            if (form == Form.DYTX && !acc) continue; // dyTx always accumulates
-                            float[] fast = run(form, p, true, acc, nativeCopy(arena, p.wValues));
-                            float[] slow = run(form, p, false, acc, nativeCopy(arena, p.wValues));
-                            double[][] ex = exact(form, p, acc);
-                            int depth = form == Form.XWT ? k : form == Form.DYW ? n : m;
-                            String what = form + " M=" + m + " N=" + n + " K=" + k + " acc=" + acc;
-                            assertClose(what + " scalar", ex[0], ex[1], slow, depth);
-                            assertClose(what + " fast vs scalar", toDouble(slow), scaleTimesTwo(ex[1]), fast, depth);
-                        }
+                        boolean acc = form == Form.DYTX || rnd.nextBoolean(); // dyTx always accumulates
+                        float[] fast = run(form, p, true, acc, nativeCopy(arena, p.wValues));
+                        float[] slow = run(form, p, false, acc, nativeCopy(arena, p.wValues));
+                        double[][] ex = exact(form, p, acc);
+                        int depth = form == Form.XWT ? k : form == Form.DYW ? n : m;
+                        String what = form + " M=" + m + " N=" + n + " K=" + k + " acc=" + acc;
+                        assertClose(what + " scalar", ex[0], ex[1], slow, depth);
+                        assertClose(what + " fast vs scalar", toDouble(slow), scaleTimesTwo(ex[1]), fast, depth);
                     }
                 }
             }
@@ -184,7 +182,7 @@ class MatmulTest {
     @Test
     void fastMatchesDoublePrecisionProductOnBlockedShapes() {
         SplittableRandom rnd = new SplittableRandom(7);
-        int[][] shapes = {{200, 130, 800}, {97, 300, 390}, {768, 128, 260}, {40, 1000, 64}, {5, 70, 1100}, {3, 1000, 300}};
+        int[][] shapes = {{100, 70, 800}, {97, 300, 390}, {300, 128, 260}, {40, 1000, 64}, {5, 70, 1100}, {3, 1000, 300}};
         try (Arena arena = Arena.ofShared()) {
             for (int[] s : shapes) {
                 Problem p = new Problem(rnd, s[0], s[1], s[2]);
