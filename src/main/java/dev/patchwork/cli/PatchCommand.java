@@ -37,7 +37,7 @@ import java.util.concurrent.Callable;
  * {@code patchwork patch}: the patch inspector (how an entropy model, or another rule, cuts a text into patches), and
  * {@code patchwork patch calibrate}: the threshold that gives a target mean patch size on a corpus.
  */
-@Command(name = "patch", description = "Show how a text is cut into patches (entropy, space, static, byte or BPE patching).",
+@Command(name = "patch", mixinStandardHelpOptions = true, description = "Show how a text is cut into patches (entropy, space, static, byte or BPE patching).",
         subcommands = PatchCommand.Calibrate.class,
         footer = {"", "The ids are BOS + the text's bytes (+ EOS with --add-eos); H[t] is the entropy model's uncertainty about",
                 "id t+1, and with entropy patching id t+1 starts a patch when H[t] > threshold.",
@@ -247,7 +247,7 @@ final class PatchCommand implements Callable<Integer> {
     }
 
     /** {@code patchwork patch calibrate}: the threshold that gives a target mean patch size on a corpus. */
-    @Command(name = "calibrate", description = "Find the entropy threshold that gives a target mean patch size on a corpus.",
+    @Command(name = "calibrate", mixinStandardHelpOptions = true, description = "Find the entropy threshold that gives a target mean patch size on a corpus.",
             footer = {"", "Documents are BOS + bytes + EOS and are patched as for training (include_next_token=false); the mean",
                     "patch size is positions / patches over all documents read.",
                     "", "Examples:",
