@@ -77,6 +77,9 @@ final class PatchCommand implements Callable<Integer> {
     boolean json;
     @Option(names = "--plot", paramLabel = "OUT.png", description = "Also plot the entropies, threshold and boundaries to a PNG.")
     Path plot;
+    /** The train_args.json the threshold was read from, if it was. */
+    private Path thresholdSource;
+
     @Option(names = "--color", defaultValue = "auto", description = "Colour the patches: auto (on a terminal), always or never. Default: ${DEFAULT-VALUE}.")
     String color;
 
@@ -138,7 +141,8 @@ final class PatchCommand implements Callable<Integer> {
         } else {
             if (ids != null) out.println(PatchView.render(ids, patches, colour()));
             else out.println("patch lengths: " + Arrays.toString(patches.lengths()));
-            out.printf("%s, include_next_token=%s%n", patcher.describe(), includeNextToken);
+            out.printf("%s, include_next_token=%s%s%n", patcher.describe(), includeNextToken,
+                    thresholdSource == null ? "" : " (threshold from " + thresholdSource + ")");
             out.printf("%d patches over %d positions%s: mean patch size %.4f%n", patches.count(), patches.totalLength(),
                     bytes == null ? "" : " (" + bytes.length + " bytes + BOS" + (addEos ? " + EOS" : "") + (includeNextToken ? " + the next byte" : "") + ")",
                     patches.meanPatchSize());
@@ -168,6 +172,7 @@ final class PatchCommand implements Callable<Integer> {
             case "entropy" -> {
                 m = Mode.ENTROPY;
                 theta = threshold != null ? threshold : model == null ? null : model.trainArgsThreshold();
+                if (threshold == null && theta != null) thresholdSource = model.trainArgs();
                 if (theta == null)
                     throw new PatchworkException("missing threshold: give --threshold θ (nats; `patchwork patch calibrate` finds one for a target patch size), "
                             + "or --mode topk for patching without one");
@@ -236,13 +241,20 @@ final class PatchCommand implements Callable<Integer> {
             }
         }
 
-        /** {@code data.patcher_args.threshold} of train_args.json, or null when there is none. */
+        /**
+         * {@code data.patcher_args.threshold} of train_args.json, or null when there is none (no file, no patcher args,
+         * or a model trained without entropy thresholds).
+         */
         Double trainArgsThreshold() {
             if (trainArgs == null) return null;
-            JsonNode patcherArgs = Json.readTree(trainArgs).path("data").path("patcher_args");
-            if (patcherArgs.isMissingNode()) return null;
-            PatcherConfig c = PatcherConfig.fromJson(patcherArgs, trainArgs + " data.patcher_args");
-            return c.threshold();
+            try {
+                JsonNode patcherArgs = Json.readTree(trainArgs).path("data").path("patcher_args");
+                if (patcherArgs.isMissingNode()) return null;
+                PatcherConfig c = PatcherConfig.fromJson(patcherArgs, "data.patcher_args");
+                return c.hasThreshold() ? c.threshold() : null;
+            } catch (PatchworkException e) {
+                throw new PatchworkException("cannot take the threshold from " + trainArgs + " (" + e.getMessage() + "): give --threshold");
+            }
         }
     }
 

@@ -123,6 +123,8 @@ class PatchCommandTest {
             assertEquals(3.1328125, j.get("threshold").asDouble(), dir.toString());
             assertArrayEquals(goldenLengths.get(0), ints(j.get("patch_lengths")));
         }
+        CliTest.Run text = run("patch", "--entropy-model", blt.toString(), "--text", "abc");
+        assertTrue(text.out().contains("(threshold from " + blt.resolve("train_args.json") + ")"), text.out());
         // --threshold wins over train_args.json
         JsonNode j = json(run("patch", "--entropy-model", blt.toString(), "--threshold", "100", "--text", "abc", "--json"));
         assertArrayEquals(new int[]{1, 3}, ints(j.get("patch_lengths")));
@@ -204,6 +206,12 @@ class PatchCommandTest {
         assertOneLineError(run("patch", "--entropies", ok.toString(), "--threshold", "-1"), "--threshold must be >= 0");
         assertOneLineError(run("patch", "--entropies", ok.toString()), "missing threshold");
         assertOneLineError(run("patch", "--entropy-model", model.toString(), "--text", "abc"), "missing threshold");
+        Path odd = Files.createDirectories(tmp.resolve("odd"));
+        for (String f : new String[]{"config.json", "model.safetensors"}) Files.copy(model.resolve(f), odd.resolve(f));
+        write(odd, "train_args.json", "{\"data\": {\"patcher_args\": {\"threshold\": -2}}}");
+        assertOneLineError(run("patch", "--entropy-model", odd.toString(), "--text", "abc"), "cannot take the threshold from");
+        write(odd, "train_args.json", "{\"data\": {\"patcher_args\": {\"patching_mode\": \"byte\"}}}");
+        assertOneLineError(run("patch", "--entropy-model", odd.toString(), "--text", "abc"), "missing threshold");
         assertOneLineError(run("patch", "--entropies", ok.toString(), "--threshold", "1", "--text", "abcd"), "3 entropies but the text gives 5 ids");
         assertOneLineError(run("patch", "--entropy-model", empty.toString(), "--threshold", "1", "--text", "abc"), "is not a byte LM");
         assertOneLineError(run("patch", "--entropy-model", notLm.toString(), "--threshold", "1", "--text", "abc"), "is not a byte LM");
