@@ -34,6 +34,6 @@ public record BpeDelimiterPatcher(int maxPatchLength) implements Patcher {
 
     @Override
     public String describe() {
-        return "bpe (delimiter id " + ByteTokens.BPE_DELIM + ")";
+        return "bpe (delimiter id " + ByteTokens.BPE_DELIM + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

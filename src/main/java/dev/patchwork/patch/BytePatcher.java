@@ -25,6 +25,6 @@ public record BytePatcher(int maxPatchLength) implements Patcher {
 
     @Override
     public String describe() {
-        return "byte";
+        return "byte" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

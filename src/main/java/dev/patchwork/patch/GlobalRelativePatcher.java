@@ -38,6 +38,6 @@ public record GlobalRelativePatcher(float threshold, float thresholdAdd, int max
 
     @Override
     public String describe() {
-        return "entropy (global threshold θ=" + threshold + " and relative threshold_add=" + thresholdAdd + ")";
+        return "entropy (global threshold θ=" + threshold + " and relative threshold_add=" + thresholdAdd + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

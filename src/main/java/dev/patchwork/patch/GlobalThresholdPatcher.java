@@ -38,6 +38,6 @@ public record GlobalThresholdPatcher(float threshold, int maxPatchLength) implem
 
     @Override
     public String describe() {
-        return "entropy (global threshold θ=" + threshold + ")";
+        return "entropy (global threshold θ=" + threshold + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

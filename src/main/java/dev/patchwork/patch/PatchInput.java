@@ -19,6 +19,11 @@ final class PatchInput {
         throw new IllegalArgumentException("nothing to patch: give the ids (or, for entropy patching, the entropies)");
     }
 
+    /** The part of a patcher's description that names its length limit, if any. */
+    static String limitSuffix(int maxPatchLength) {
+        return maxPatchLength == Patcher.NO_MAX_LENGTH ? "" : ", max_patch_length=" + maxPatchLength;
+    }
+
     /** Adds the reference's two forced starts, 0 ([BOS] alone) and 1, where they fit ({@code first_ids = [0, 1]}). */
     static IntList forcedStarts(int total, int capacity) {
         IntList s = new IntList(capacity);

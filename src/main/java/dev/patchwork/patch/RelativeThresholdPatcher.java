@@ -36,6 +36,6 @@ public record RelativeThresholdPatcher(float threshold, int maxPatchLength) impl
 
     @Override
     public String describe() {
-        return "entropy (relative threshold θ=" + threshold + ")";
+        return "entropy (relative threshold θ=" + threshold + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

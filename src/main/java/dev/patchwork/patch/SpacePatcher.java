@@ -41,6 +41,6 @@ public record SpacePatcher(int maxPatchLength) implements Patcher {
 
     @Override
     public String describe() {
-        return "space";
+        return "space" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

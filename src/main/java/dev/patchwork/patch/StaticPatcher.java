@@ -31,6 +31,6 @@ public record StaticPatcher(int patchSize, int maxPatchLength) implements Patche
 
     @Override
     public String describe() {
-        return "static (patch_size=" + patchSize + ")";
+        return "static (patch_size=" + patchSize + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

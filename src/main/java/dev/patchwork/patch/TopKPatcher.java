@@ -10,7 +10,8 @@ import java.util.Arrays;
  * (N) is past the end and the sequence simply has one patch fewer.
  *
  * <p>Where the reference is undefined or fails: ties are broken by position (earlier first; torch's {@code topk}
- * leaves their order unspecified), and k is clamped to {@code [0, N−1]} (torch raises for k < 0 or k > N−1).
+ * leaves their order unspecified), and k is clamped to {@code [0, N−1]} (torch raises for k < 0 or k > N−1). Entropies
+ * of −0 and +0 count as equal.
  */
 public record TopKPatcher(double patchSize, int maxPatchLength) implements Patcher {
     public TopKPatcher {
@@ -28,22 +29,50 @@ public record TopKPatcher(double patchSize, int maxPatchLength) implements Patch
     @Override
     public int[] starts(int[] ids, float[] h, int n, int total) {
         int k = chosen(n);
-        // Sort (entropy descending, position ascending) with one primitive sort of packed keys: high 32 bits = the
-        // entropy's bits mapped so that a larger float gives a smaller key, low 32 bits = the position.
-        long[] keys = new long[Math.max(0, n - 1)];
-        for (int t = 1; t < n; t++) {
-            int bits = Float.floatToIntBits(h[t] + 0.0f); // + 0.0f turns −0 into +0
-            int ordered = bits ^ ((bits >> 31) & 0x7fffffff); // signed int order = float order
-            keys[t - 1] = ((long) ~ordered << 32) | t;
-        }
-        Arrays.sort(keys);
-        int[] chosenT = new int[k];
-        for (int i = 0; i < k; i++) chosenT[i] = (int) keys[i];
-        Arrays.sort(chosenT);
         IntList s = PatchInput.forcedStarts(total, k + 2);
-        for (int t : chosenT)
-            if (t + 1 < total) s.add(t + 1);
+        if (k == 0) return s.toArray();
+        // The k-th largest entropy v: every H[t] > v is chosen, and the earliest (k − #greater) of those equal to v.
+        // Scanning t in order then yields the starts already sorted (a selection instead of a sort: O(N)).
+        float[] candidates = Arrays.copyOfRange(h, 1, n);
+        float v = kthLargest(candidates, k);
+        int ties = k;
+        for (int t = 1; t < n; t++) if (h[t] > v) ties--;
+        for (int t = 1; t < n; t++) {
+            boolean take = h[t] > v || (h[t] == v && ties-- > 0);
+            if (take && t + 1 < total) s.add(t + 1);
+        }
         return s.toArray();
+    }
+
+    /** The k-th largest value (1-based) of {@code a}, which is reordered: quickselect, falling back to a sort if it degrades. */
+    static float kthLargest(float[] a, int k) {
+        int target = a.length - k; // index of the k-th largest in ascending order
+        int lo = 0, hi = a.length - 1, budget = 2 * (32 - Integer.numberOfLeadingZeros(a.length)) + 4;
+        while (lo < hi) {
+            if (budget-- == 0) {
+                Arrays.sort(a, lo, hi + 1);
+                break;
+            }
+            float pivot = medianOfThree(a[lo], a[(lo + hi) >>> 1], a[hi]);
+            int i = lo, j = hi;
+            while (i <= j) { // Hoare partition: a[lo..j] <= pivot <= a[i..hi]
+                while (a[i] < pivot) i++;
+                while (a[j] > pivot) j--;
+                if (i <= j) {
+                    float x = a[i];
+                    a[i++] = a[j];
+                    a[j--] = x;
+                }
+            }
+            if (target <= j) hi = j;
+            else if (target >= i) lo = i;
+            else break; // a[j+1..i-1] all equal the pivot
+        }
+        return a[target];
+    }
+
+    private static float medianOfThree(float a, float b, float c) {
+        return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     }
 
     @Override
@@ -58,6 +87,6 @@ public record TopKPatcher(double patchSize, int maxPatchLength) implements Patch
 
     @Override
     public String describe() {
-        return "entropy (top-k, patch_size=" + patchSize + ")";
+        return "entropy (top-k, patch_size=" + patchSize + ")" + PatchInput.limitSuffix(maxPatchLength);
     }
 }

@@ -145,6 +145,31 @@ class PatcherRulesTest {
         assertArrayEquals(new int[]{1, 9}, lengths(new TopKPatcher(100, NONE), ids(10), flat, false));
     }
 
+    @Test
+    void topKMatchesAPlainSortOnRandomInputsWithTies() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (int trial = 0; trial < 500; trial++) {
+            int n = rnd.nextInt(0, 300);
+            float[] h = new float[n];
+            int levels = rnd.nextInt(1, 12); // few distinct values: many ties
+            for (int t = 0; t < n; t++) h[t] = rnd.nextInt(levels) * 0.5f;
+            double patchSize = 1 + rnd.nextDouble() * 6;
+            TopKPatcher p = new TopKPatcher(patchSize, NONE);
+            for (boolean next : new boolean[]{false, true}) {
+                int total = n + (next ? 1 : 0);
+                // the rule stated plainly: sort H[1..N−1] by (entropy descending, position ascending), take k
+                List<Integer> order = new ArrayList<>();
+                for (int t = 1; t < n; t++) order.add(t);
+                order.sort((x, y) -> h[x] != h[y] ? Float.compare(h[y], h[x]) : Integer.compare(x, y));
+                List<Integer> starts = new ArrayList<>();
+                if (total > 0) starts.add(0);
+                if (total > 1) starts.add(1);
+                order.subList(0, p.chosen(n)).stream().sorted().map(t -> t + 1).filter(s -> s < total).forEach(starts::add);
+                assertArrayEquals(starts.stream().mapToInt(Integer::intValue).toArray(), p.starts(null, h, n, total), "trial " + trial);
+            }
+        }
+    }
+
     // ---- space ----
 
     @Test
