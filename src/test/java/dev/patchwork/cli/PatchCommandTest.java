@@ -1,7 +1,6 @@
 package dev.patchwork.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.patchwork.data.ByteTokens;
 import dev.patchwork.util.Json;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -263,9 +262,5 @@ class PatchCommandTest {
         assertTrue(r.out().contains("calibrate") && r.out().contains("--entropy-model"), r.out());
         assertTrue(run("patch", "calibrate", "--help").out().contains("--target-size"));
         assertTrue(run("--help").out().contains("patch"));
-    }
-
-    static int[] idsOf(String text) {
-        return ByteTokens.encode(text, true, false);
     }
 }
