@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code patchwork bench}: speed measurements with machine-readable output. */
-@Command(name = "bench", description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
         subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
@@ -34,7 +34,7 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "kernels", description = "GFLOP/s of the three matmul forms against the machine's FMA peak.",
+    @Command(name = "kernels", mixinStandardHelpOptions = true, description = "GFLOP/s of the three matmul forms against the machine's FMA peak.",
             footer = {"", "Example:", "  patchwork bench kernels --json"})
     static final class Kernels implements Callable<Integer> {
         @Option(names = "--json") boolean json;
@@ -48,7 +48,7 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "train", description = "Bytes/s, model FLOP/s and MFU of full training steps of a byte LM.",
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "Bytes/s, model FLOP/s and MFU of full training steps of a byte LM.",
             footer = {"", "Example:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json"})
     static final class Train implements Callable<Integer> {
         @Option(names = "--config", required = true) Path config;

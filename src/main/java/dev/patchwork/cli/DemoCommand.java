@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
  * sources of the running JDK ({@code lib/src.zip}; Shakespeare shipped in the jar when the JDK has no sources), then
  * reports held-out bits per byte and a sample.
  */
-@Command(name = "demo", description = "Train a small byte LM for about two minutes, then evaluate and sample it.",
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Train a small byte LM for about two minutes, then evaluate and sample it.",
         footer = {"", "Examples:", "  patchwork demo", "  patchwork demo --minutes 5 --out runs/demo5"})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--minutes", defaultValue = "2", description = "Training time budget (default: ${DEFAULT-VALUE}).")

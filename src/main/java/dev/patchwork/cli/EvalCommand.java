@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code patchwork eval}: bits per byte of a model over data. */
-@Command(name = "eval", description = "Bits per byte of a model over data (a plain file is one document).",
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Bits per byte of a model over data (a plain file is one document).",
         footer = {"", "Examples:", "  patchwork eval --model runs/tiny --data heldout.txt",
                 "  patchwork eval --model runs/tiny --data docs/ --json"})
 final class EvalCommand implements Callable<Integer> {

@@ -15,7 +15,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code patchwork generate}: streams bytes sampled from a model to stdout. */
-@Command(name = "generate", description = "Generate text from a model, streamed to stdout.",
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a model, streamed to stdout.",
         footer = {"", "Examples:", "  patchwork generate --model runs/tiny --prompt \"ROMEO:\"",
                 "  patchwork generate --model runs/tiny --prompt \"public static\" --greedy --max-bytes 200",
                 "  patchwork generate --model runs/tiny --prompt \"The\" --temperature 0.7 --top-p 0.9 --seed 3"})

@@ -4,7 +4,7 @@ import dev.patchwork.tensor.Simd;
 import picocli.CommandLine.Command;
 
 /** Prints what the kernels will run on: JVM, vector species, threads, memory. */
-@Command(name = "info", description = "Show the JVM, vector species, thread count and memory Patchwork will use.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the JVM, vector species, thread count and memory Patchwork will use.")
 final class InfoCommand implements Runnable {
     @Override
     public void run() {

@@ -19,7 +19,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code patchwork train}: trains a byte LM from a JSON config on a corpus, or resumes a run. */
-@Command(name = "train", description = "Train a byte-level LM on a corpus (file, directory, .zip, .gz or .jsonl).",
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a byte-level LM on a corpus (file, directory, .zip, .gz or .jsonl).",
         footer = {"", "The config is either a model config (reference field names: dim, n_layers, n_heads, ...) or",
                 "{\"model\": {...}, \"train\": {...}} with training settings (steps, batch_size, seq_len, lr, lr_min_ratio,",
                 "warmup, scheduler, beta1, beta2, epsilon, weight_decay, clip, eval_every, eval_batches, checkpoint_every,",
