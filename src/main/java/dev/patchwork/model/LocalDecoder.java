@@ -8,6 +8,7 @@ import dev.patchwork.layers.TransformerBlock;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.tensor.RopeTable;
+import dev.patchwork.tensor.VectorOps;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -101,9 +102,8 @@ public final class LocalDecoder {
             if (i < crossAttn.length) {
                 caIn[i] = h;
                 crossAttn[i].forward(p, h, rows, kv, kvRows, crossMask, caOut[i]);
-                float[] sum = caSum[i];
-                for (int t = 0; t < rows * dim; t++) sum[t] = h[t] + caOut[i][t]; // the caller's residual
-                h = sum;
+                VectorOps.add(h, 0, caOut[i], 0, caSum[i], 0, rows * dim); // the caller's residual
+                h = caSum[i];
             }
             h = layers[i].forward(p, h, B, N, selfMask);
         }
@@ -134,7 +134,7 @@ public final class LocalDecoder {
             if (i < crossAttn.length) {
                 // sum = in + CA(in): ∂in = ∂sum + ∂CA/∂in (which includes CA's own residual)
                 crossAttn[i].backward(p, g, d, dCa, dKv);
-                for (int t = 0; t < rows * dim; t++) d[t] += dCa[t];
+                VectorOps.addInPlace(d, 0, dCa, 0, rows * dim);
             }
         }
         dBytes = d;

@@ -10,6 +10,7 @@ import dev.patchwork.layers.TransformerBlock;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.tensor.RopeTable;
+import dev.patchwork.tensor.VectorOps;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -116,9 +117,8 @@ public final class LocalEncoder {
                     patch = queries0;
                 }
                 crossAttn[j].forward(p, patch, queries, h, rows, crossMask, caOut[j]);
-                float[] out = patchOut[j];
-                for (int t = 0; t < queries * dim; t++) out[t] = patch[t] + caOut[j][t]; // the caller's residual
-                patch = out;
+                VectorOps.add(patch, 0, caOut[j], 0, patchOut[j], 0, queries * dim); // the caller's residual
+                patch = patchOut[j];
                 j++;
             }
         }
@@ -153,7 +153,7 @@ public final class LocalEncoder {
         System.arraycopy(dPatches, 0, dPatch, 0, queries * dim);
         for (int j = crossAttn.length - 1; j >= 0; j--) {
             crossAttn[j].backward(p, g, dPatch, dCa, dLayerOut[layerOf(j)]);
-            for (int t = 0; t < queries * dim; t++) dPatch[t] += dCa[t];
+            VectorOps.addInPlace(dPatch, 0, dCa, 0, queries * dim);
         }
         Arrays.fill(dPooled, 0, B * P * dim, 0f);
         patchProjection.backward(p, g, pooled, dPatch, dPooled, B * P, false);
@@ -161,10 +161,10 @@ public final class LocalEncoder {
 
         // byte path, last layer first
         float[] d = dLayerOut[layers.length - 1];
-        for (int t = 0; t < rows * dim; t++) d[t] += dBytes[t];
+        VectorOps.addInPlace(d, 0, dBytes, 0, rows * dim);
         for (int i = layers.length - 1; i >= 0; i--) {
             d = layers[i].backward(p, g, d);
-            if (i > 0) for (int t = 0; t < rows * dim; t++) d[t] += dLayerOut[i - 1][t];
+            if (i > 0) VectorOps.addInPlace(d, 0, dLayerOut[i - 1], 0, rows * dim);
         }
         tokEmbeddings.backward(g, ids, 0, rows, d);
         if (hash != null) hash.backward(g, d);
