@@ -65,6 +65,7 @@ class BltConfigTest {
             if (e.getValue().isNumber()) assertEquals(e.getValue().doubleValue(), ours.doubleValue(), e.getKey());
             else assertEquals(e.getValue(), ours, e.getKey());
         }
+        assertEquals(reference.size(), args.size(), "no extra fields");
         assertEquals(c, BltConfig.fromJson(written, "written"));
         // keys are sorted, as the reference's json.dumps(sort_keys=True) writes them
         String previous = "";
