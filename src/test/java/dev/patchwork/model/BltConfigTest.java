@@ -76,6 +76,14 @@ class BltConfigTest {
         }
     }
 
+    /** The full TrainArgs dump beside a hub model repeats the model args under "model": the same config. */
+    @Test
+    void theModelSectionOfTrainArgsIsTheSameConfig() throws Exception {
+        JsonNode trainArgs = Json.readTree(referenceConfig().resolveSibling("train_args.json"));
+        assertEquals(BltConfig.read(referenceConfig()), BltConfig.fromJson(trainArgs.get("model"), "train_args.json model"));
+        assertEquals(3.1328125, trainArgs.get("data").get("patcher_args").get("threshold").asDouble());
+    }
+
     @Test
     void aBareObjectWithFewFieldsTakesTheDefaults() {
         // dim_global must differ from the local width (512 by default) for the decoder's projection to exist
