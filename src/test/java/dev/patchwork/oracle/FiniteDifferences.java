@@ -24,6 +24,25 @@ public final class FiniteDifferences {
         return g;
     }
 
+    /**
+     * {@code ∂f/∂values[i]} for each i of {@code indices} only (for models too large to perturb every entry), in the
+     * order of {@code indices}.
+     */
+    public static double[] gradientAt(double[] values, int[] indices, DoubleSupplier f) {
+        double[] g = new double[indices.length];
+        for (int n = 0; n < indices.length; n++) {
+            int i = indices[n];
+            double v = values[i], h = STEP * Math.max(1, Math.abs(v));
+            values[i] = v + h;
+            double up = f.getAsDouble();
+            values[i] = v - h;
+            double down = f.getAsDouble();
+            values[i] = v;
+            g[n] = (up - down) / (2 * h);
+        }
+        return g;
+    }
+
     /** {@code Σ a·b}: the scalar loss {@code sum(out ⊙ G)} whose gradient with respect to {@code out} is G. */
     public static double dot(double[] a, double[] b) {
         if (a.length != b.length) throw new IllegalArgumentException("lengths differ: " + a.length + " vs " + b.length);
