@@ -77,7 +77,7 @@ class EntropyModelTest {
         List<int[]> docs = new ArrayList<>();
         for (int len : new int[]{1, 2, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 2 * CHUNK, 15, 14, 13, 7, 0, CHUNK - 1})
             docs.add(document(r, len));
-        for (int i = 0; i < 20; i++) docs.add(document(r, 1 + r.nextInt(4 * CHUNK)));
+        for (int i = 0; i < 8; i++) docs.add(document(r, 1 + r.nextInt(4 * CHUNK)));
         for (String bias : new String[]{"local_block_causal", "causal"}) {
             for (Integer window : new Integer[]{null, 5}) {
                 ByteLm lm = ByteLm.initialise(tiny(window, bias, 5));
