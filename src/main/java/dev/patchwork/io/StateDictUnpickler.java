@@ -166,7 +166,10 @@ final class StateDictUnpickler {
                     List<Object> items = popToMark();
                     putAll(dictOnTop(), items);
                 }
-                case 'a' -> listOnTop().add(pop()); // APPEND
+                case 'a' -> { // APPEND (pop the value before looking at the list below it)
+                    Object value = pop();
+                    listOnTop().add(value);
+                }
                 case 'e' -> { // APPENDS
                     List<Object> items = popToMark();
                     listOnTop().addAll(items);
