@@ -35,7 +35,7 @@ final class StateDictUnpickler {
     static final int MAX_MARK_DEPTH = 100;
     /** Values on the stack at once; pickle writes dicts in batches of 1000 items, so a few thousand suffice. */
     static final int MAX_STACK = 1 << 20;
-    /** Objects created in total: ~15 per tensor, so room for state dicts of several hundred thousand tensors. */
+    /** Objects and memo slots in total: ~25 per tensor, so room for state dicts of a few hundred thousand tensors. */
     static final int MAX_OBJECTS = 1 << 23;
     /** Dimensions of a tensor (PyTorch's own limit is 64 too). */
     static final int MAX_DIMS = 64;
@@ -391,7 +391,9 @@ final class StateDictUnpickler {
     }
 
     private void memoPut(long index) {
-        memo.put(index, peek());
+        // A new memo slot costs memory like a new object (LONG_BINPUT can pick any of 2^32 slots).
+        if (memo.put(index, peek()) == null && ++objects > MAX_OBJECTS)
+            throw fail("the pickle builds more than " + MAX_OBJECTS + " objects, too many for a state dict");
     }
 
     private void memoGet(long index) {
