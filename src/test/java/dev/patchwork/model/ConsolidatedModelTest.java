@@ -8,15 +8,14 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The reference's consolidated checkpoints ({@code params.json} + {@code consolidated.pth}) build the same models as
- * the hub files: the entropy model reproduces the golden entropies, and both models compute bit for bit what their
- * hub twins compute.
+ * the hub files (bit-identical weights; ReferenceBltTest checks the hub BLT against the golden logits), and the
+ * consolidated entropy model computes the reference's golden entropies.
  */
 class ConsolidatedModelTest {
     static Path resource(String name) throws Exception {
@@ -36,14 +35,13 @@ class ConsolidatedModelTest {
         ByteLm model = entropyModel(c);
         ByteLm hub = ByteLmCheckpoint.load(resource("entropy_model"));
         assertEquals(hub.config(), model.config());
+        assertEquals(-1, hub.parameters().segment().mismatch(model.parameters().segment()), "the hub model's weights, bit for bit");
         JsonNode golden = Json.MAPPER.readTree(resource("entropy_golden.json").toFile());
         int checked = 0;
         for (JsonNode doc : golden.get("documents")) {
             int[] ids = Json.MAPPER.convertValue(doc.get("token_ids"), int[].class);
             double[] expected = Json.MAPPER.convertValue(doc.get("entropies"), double[].class);
-            float[] logits = model.forward(ids, 1, ids.length).clone();
-            assertArrayEquals(hub.forward(ids, 1, ids.length), logits, 0f, "the hub model computes the same logits");
-            float[] h = ReferenceEntropyModelTest.entropies(logits, ids.length, 260);
+            float[] h = ReferenceEntropyModelTest.entropies(model.forward(ids, 1, ids.length), ids.length, 260);
             for (int t = 0; t < ids.length; t++, checked++)
                 assertEquals(expected[t], h[t], 1e-4, "position " + t + " of " + doc.get("case").asText());
         }
@@ -51,7 +49,7 @@ class ConsolidatedModelTest {
     }
 
     @Test
-    void theConsolidatedBltComputesWhatTheHubBltComputes() throws Exception {
+    void theConsolidatedBltHasTheHubWeights() throws Exception {
         ConsolidatedCheckpoint c = ConsolidatedCheckpoint.read(resource("blt_consolidated"));
         assertFalse(c.isEntropyModel());
         assertEquals(3.1328125, c.patcherArgs().get("threshold").asDouble());
@@ -62,11 +60,5 @@ class ConsolidatedModelTest {
         Checkpoint.loadModel(hubDir, hub.parameters());
         assertEquals(hub.config(), model.config());
         assertEquals(-1, hub.parameters().segment().mismatch(model.parameters().segment()));
-        JsonNode a = Json.MAPPER.readTree(resource("blt_golden.json").toFile()).get("cases").get("a_english");
-        int[] x = Json.MAPPER.convertValue(a.get("x"), int[].class), lengths = Json.MAPPER.convertValue(a.get("patch_lengths"), int[].class);
-        float[] logits = model.forward(x, x.length, lengths).clone();
-        assertArrayEquals(hub.forward(x, x.length, lengths), logits, 0f);
-        for (int v = 0; v < 260; v++)
-            assertEquals(a.get("logits_first4").get(0).get(v).asDouble(), logits[v], 1e-4, "logit " + v);
     }
 }
