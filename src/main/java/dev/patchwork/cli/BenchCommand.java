@@ -1,5 +1,6 @@
 package dev.patchwork.cli;
 
+import dev.patchwork.bench.EntropyBench;
 import dev.patchwork.bench.KernelBench;
 import dev.patchwork.bench.TrainBench;
 import dev.patchwork.model.ByteLmConfig;
@@ -15,7 +16,7 @@ import java.util.concurrent.Callable;
 
 /** {@code patchwork bench}: speed measurements with machine-readable output. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
-        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class})
+        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -68,6 +69,36 @@ final class BenchCommand implements Runnable {
             dev.patchwork.train.ByteLmTrainer.checkFits(c, batch, T);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
             print(TrainBench.run(c, batch, T, warmup, steps), json);
+            return 0;
+        }
+    }
+
+    @Command(name = "entropy", mixinStandardHelpOptions = true, description = "Bytes/s of next-byte entropies over N MB of text (the JDK's Java sources, "
+            + "or pseudo-text) with a 4-layer, dim-128 entropy model (the demo's: chunks of 64), random weights.",
+            footer = {"", "Examples:", "  patchwork bench entropy", "  patchwork bench entropy --mb 2 --json",
+                    "  patchwork bench entropy --reference-shape     # window 512, chunks of 8192",
+                    "  patchwork bench entropy --config configs/bytelm-nanogpt.json"})
+    static final class Entropy implements Callable<Integer> {
+        @Option(names = "--mb", defaultValue = "" + EntropyBench.DEFAULT_MB, description = "Megabytes of text (default: ${DEFAULT-VALUE}).")
+        double mb;
+        @Option(names = "--config", description = "Model config to time instead (weights are random).") Path config;
+        @Option(names = "--reference-shape", description = "Dim 128, 4 layers with the reference entropy model's "
+                + "attention: sliding window 512, chunks of 8192.") boolean referenceShape;
+        @Option(names = "--no-peak", description = "Skip the FMA peak probe (saves seconds; no mfu in the result).")
+        boolean noPeak;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!(mb > 0) || mb > 10_000) throw new PatchworkException("--mb must be > 0 and at most 10000, got " + mb);
+            if (referenceShape && config != null) throw new PatchworkException("give --config or --reference-shape, not both");
+            ByteLmConfig c = referenceShape ? EntropyBench.referenceShapedConfig() : EntropyBench.defaultConfig();
+            if (config != null) {
+                var root = Json.readTree(config);
+                c = ByteLmConfig.fromJson(root.has("model") ? root.get("model") : root, config.toString());
+            }
+            if (!json) System.err.println("patchwork bench entropy: " + Simd.describe());
+            print(EntropyBench.run(c, mb, !noPeak), json);
             return 0;
         }
     }
