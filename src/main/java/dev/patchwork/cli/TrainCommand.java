@@ -8,6 +8,7 @@ import dev.patchwork.data.CorpusSource;
 import dev.patchwork.model.ByteLmConfig;
 import dev.patchwork.train.ByteLmTrainer;
 import dev.patchwork.train.StopSignal;
+import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
@@ -88,7 +89,7 @@ final class TrainCommand implements Callable<Integer> {
                 Path source = data.toAbsolutePath().normalize();
                 trainer = ByteLmTrainer.start(modelConfig, settings, openCorpus(source), source.toString(), out, System.err, stop);
             }
-            ByteLmTrainer.Result r = trainer.run();
+            Trainer.Result r = trainer.run();
             String heldOut = Double.isNaN(r.evalLoss()) ? "held-out not evaluated yet"
                     : String.format("held-out %.4f nats/byte (%.4f bits/byte)", r.evalLoss(), r.evalLoss() / Math.log(2));
             System.err.printf("%s: %d steps, train loss %.4f, %s, %,.0f bytes/s; model in %s%n", r.interrupted() ? "stopped" : "done",
