@@ -138,6 +138,8 @@ public final class BltTrainer {
         }
         BltBatcher batcher = new BltBatcher(corpus, patches, split, config.settings().seed(), config.seqLen(),
                 config.model().maxEncoderSeqLength());
+        log.printf("patches: %s: %,d patches over %,d tokens, mean patch size %.3f%s%n", config.patcher().build().describe(),
+                patches.count(), corpus.tokens(), patches.meanPatchSize(), patches.rebuilt() ? "" : " (reused " + patches.file().getFileName() + ")");
         Blt model = resumeState == null ? Blt.initialise(config.model()) : BltCheckpoint.load(Trainer.checkpointDir(out));
         if (!model.config().equals(config.model()))
             throw new PatchworkException(Trainer.checkpointDir(out) + "/config.json differs from " + out.resolve(RUN_FILE) + ": the run was changed by hand");
@@ -202,11 +204,8 @@ public final class BltTrainer {
             log.printf("entropies: %s%n", entropies.rebuilt() ? "computed (" + entropies.rebuildReason() + ")" : "reused " + entropies.file());
         }
         var patcher = config.patcher().build();
-        CorpusPatches patches = CorpusPatches.open(corpus, patcher, entropies, CorpusPatches.fileFor(corpus, cache),
-                CorpusPatches.Progress.NONE, stop::requested);
-        log.printf("patches: %s: %,d patches over %,d tokens, mean patch size %.3f%s%n", patcher.describe(), patches.count(),
-                corpus.tokens(), patches.meanPatchSize(), patches.rebuilt() ? "" : " (reused " + patches.file().getFileName() + ")");
-        return patches;
+        return CorpusPatches.open(corpus, patcher, entropies, CorpusPatches.fileFor(corpus, cache), CorpusPatches.Progress.NONE,
+                stop::requested);
     }
 
     /** The reference's {@code TrainArgs} fields its tools read: patcher, tokenizer, models, sequence shape, optimiser. */
