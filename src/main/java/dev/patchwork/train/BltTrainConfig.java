@@ -26,6 +26,9 @@ import java.util.function.UnaryOperator;
  *   "train":         { training settings: steps, batch_size, seq_len (patches per sequence), lr, ... }
  * }
  * </pre>
+ * {@code patcher} may also hold {@code target_patch_size} instead of {@code threshold} (entropy mode): θ is then chosen
+ * once the corpus' entropies are known, so that the training split's mean patch size hits the target
+ * ({@link dev.patchwork.patch.ThresholdCalibration}); the θ found is what the run's files record.
  * {@code patcher} may be left out: the model's own patching fields ({@code patching_mode}, {@code patching_threshold},
  * {@code patching_threshold_add}, {@code monotonicity}, {@code max_patch_length}, {@code patch_size}) are used, and
  * where both give a field they must agree. Fields given nowhere take the reference's {@code PatcherArgs} defaults
@@ -37,8 +40,11 @@ import java.util.function.UnaryOperator;
  * @param entropyModel      an entropy model to train first, or null
  * @param entropySettings   its training settings (null unless {@code entropyModel} is set)
  */
-public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entropyCheckpoint, ByteLmConfig entropyModel,
-                             TrainSettings entropySettings, TrainSettings settings) {
+public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Double targetPatchSize, Path entropyCheckpoint,
+                             ByteLmConfig entropyModel, TrainSettings entropySettings, TrainSettings settings) {
+    /** The patcher field (a Patchwork extension of PatcherArgs) that asks for a threshold calibrated on the corpus. */
+    public static final String TARGET_PATCH_SIZE = "target_patch_size";
+
     private static final Set<String> TOP_LEVEL = Set.of("model", "patcher", "entropy_model", "train");
     /** PatcherArgs field → the model config field that mirrors it. */
     private static final Map<String, String> MODEL_PATCHING_FIELDS = Map.of(
@@ -68,7 +74,21 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
         JsonNode modelNode = root.get("model");
         if (!modelNode.isObject()) throw new PatchworkException(what + ": 'model' must be an object");
         BltConfig parsed = BltConfig.fromJson(modelNode, what + " (model)");
-        PatcherConfig patcher = PatcherConfig.fromJson(patcherArgs(modelNode, root.get("patcher"), what), what + " (patcher)");
+        ObjectNode args = patcherArgs(modelNode, root.get("patcher"), what);
+        Double target = null;
+        if (args.has(TARGET_PATCH_SIZE)) {
+            JsonNode t = args.remove(TARGET_PATCH_SIZE);
+            if (!t.isNumber() || !(t.doubleValue() > 1) || Double.isInfinite(t.doubleValue()))
+                throw new PatchworkException(what + ": patcher." + TARGET_PATCH_SIZE + " must be a number > 1, got " + t);
+            if (args.has("threshold"))
+                throw new PatchworkException(what + ": patcher." + TARGET_PATCH_SIZE + " chooses the threshold: remove patcher.threshold"
+                        + " (and model.patching_threshold)");
+            target = t.doubleValue();
+        }
+        PatcherConfig patcher = PatcherConfig.fromJson(args, what + " (patcher)");
+        if (target != null && !patcher.hasThreshold())
+            throw new PatchworkException(what + ": patcher." + TARGET_PATCH_SIZE + " calibrates the entropy threshold, but patching_mode is "
+                    + patcher.patchingMode().jsonName());
         BltConfig model = withPatching(parsed, patcher);
 
         TrainSettings settings = settings(root.get("train"), what + " (train)", overrides);
@@ -83,7 +103,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
             if (needsEntropies)
                 throw new PatchworkException(what + ": " + patcher.build().describe() + " patching needs an entropy model: add \"entropy_model\": "
                         + "{\"checkpoint\": \"DIR\"} or {\"model\": {...}, \"train\": {...}} to train one first");
-            return new BltTrainConfig(model, patcher, null, null, null, settings);
+            return new BltTrainConfig(model, patcher, target, null, null, null, settings);
         }
         if (!needsEntropies)
             throw new PatchworkException(what + ": patching_mode " + patcher.patchingMode().jsonName() + " reads no entropies: remove 'entropy_model'");
@@ -100,7 +120,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
             JsonNode dir = entropy.get("checkpoint");
             if (!dir.isTextual() || dir.textValue().isBlank())
                 throw new PatchworkException(what + ": 'entropy_model.checkpoint' must be a directory path");
-            return new BltTrainConfig(model, patcher, Path.of(dir.textValue()).toAbsolutePath().normalize(), null, null, settings);
+            return new BltTrainConfig(model, patcher, target, Path.of(dir.textValue()).toAbsolutePath().normalize(), null, null, settings);
         }
         ByteLmConfig lm = ByteLmConfig.fromJson(entropy.get("model"), what + " (entropy_model.model)");
         JsonNode lmTrain = entropy.has("train") ? entropy.get("train") : Json.MAPPER.createObjectNode();
@@ -114,7 +134,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
         int lmSeqLen = lmSettings.seqLen() != null ? lmSettings.seqLen() : lm.maxSeqlen();
         if (lmSeqLen > lm.maxSeqlen())
             throw new PatchworkException(what + ": entropy_model.train.seq_len " + lmSeqLen + " exceeds the entropy model's max_seqlen " + lm.maxSeqlen());
-        return new BltTrainConfig(model, patcher, null, lm, lmSettings, settings);
+        return new BltTrainConfig(model, patcher, target, null, lm, lmSettings, settings);
     }
 
     /** Patches per training sequence: {@code seq_len}, or the model's {@code max_seqlen}. */
@@ -133,8 +153,15 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
     /** The config as saved in a run (resolved: absolute checkpoint path, settings after command-line overrides). */
     public ObjectNode toJson() {
         ObjectNode root = Json.MAPPER.createObjectNode();
-        root.set("model", tree(model.toJson()).get("args"));
-        root.set("patcher", patcherArgs(patcher));
+        ObjectNode modelArgs = (ObjectNode) tree(model.toJson()).get("args");
+        if (targetPatchSize != null) modelArgs.putNull("patching_threshold"); // chosen by calibration, not given
+        root.set("model", modelArgs);
+        ObjectNode p = patcherArgs(patcher);
+        if (targetPatchSize != null) {
+            p.remove("threshold");
+            p.put(TARGET_PATCH_SIZE, targetPatchSize);
+        }
+        root.set("patcher", p);
         if (entropyCheckpoint != null) root.set("entropy_model", Json.MAPPER.createObjectNode().put("checkpoint", entropyCheckpoint.toString()));
         if (entropyModel != null) {
             ObjectNode e = Json.MAPPER.createObjectNode();
@@ -167,7 +194,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Path entrop
     }
 
     /** The patcher section, completed with the model's patching fields; a field both give differently is an error. */
-    private static JsonNode patcherArgs(JsonNode modelNode, JsonNode patcherNode, String what) {
+    private static ObjectNode patcherArgs(JsonNode modelNode, JsonNode patcherNode, String what) {
         if (patcherNode != null && !patcherNode.isObject()) throw new PatchworkException(what + ": 'patcher' must be an object");
         ObjectNode args = patcherNode == null ? Json.MAPPER.createObjectNode() : ((ObjectNode) patcherNode).deepCopy();
         MODEL_PATCHING_FIELDS.forEach((patcherField, modelField) -> {

@@ -19,6 +19,7 @@ import dev.patchwork.patch.CorpusPatches;
 import dev.patchwork.patch.EntropyCache;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.PatcherConfig;
+import dev.patchwork.patch.ThresholdCalibration;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.util.Json;
@@ -50,6 +51,8 @@ public final class BltTrainer {
     public static final String ENTROPY_RUN = "entropy_model_run";
     /** The run's config and data path, written at the start. */
     public static final String RUN_FILE = "blt_run.json";
+    /** Tokens of the training split that {@code target_patch_size} calibrates θ on. */
+    public static final long CALIBRATION_TOKENS = 1_000_000;
 
     private final BltTrainConfig config;
     private final String dataSource;
@@ -76,7 +79,8 @@ public final class BltTrainer {
         Trainer.requireNoRun(out);
         if (Files.exists(out.resolve(RUN_FILE)))
             throw new PatchworkException(out + " already holds a BLT run that has not saved a checkpoint yet: continue it with --resume, or choose another --out");
-        checkFits(config.model(), config.settings().batchSize(), config.seqLen(), config.patcher());
+        checkFits(config.model(), config.settings().batchSize(), config.seqLen(),
+                config.targetPatchSize() != null ? config.targetPatchSize() : config.patcher().patchSize());
         Files.createDirectories(out);
         ObjectNode run = Json.MAPPER.createObjectNode();
         run.put("format", "patchwork-blt-run");
@@ -110,9 +114,9 @@ public final class BltTrainer {
      * Refuses a config whose training would not fit in memory: parameters, gradients and AdamW moments (native memory)
      * plus activations (heap), with rows of {@code seqLen} patches of about {@code patch_size} bytes.
      */
-    public static void checkFits(BltConfig c, int batch, int seqLen, PatcherConfig patcher) {
+    public static void checkFits(BltConfig c, int batch, int seqLen, double patchSize) {
         long params = Blt.layoutOf(c).totalFloats();
-        long bytes = (long) batch * Math.min(c.maxEncoderSeqLength(), (long) Math.ceil(seqLen * Math.max(patcher.patchSize(), 4.5)));
+        long bytes = (long) batch * Math.min(c.maxEncoderSeqLength(), (long) Math.ceil(seqLen * Math.max(patchSize, 4.5)));
         long patches = (long) batch * seqLen;
         int dL = c.dimLocalEncoder(), dG = c.dimGlobal(), k = c.crossAttnK();
         long perLocalLayer = 14L * dL + 6L * c.ffnHidden(dL) + 2L * c.nHeadsLocalEncoder();
@@ -129,25 +133,54 @@ public final class BltTrainer {
         ByteLm entropyLm = entropyModel(corpus);
         if (entropyLm == null && config.patcher().build().usesEntropies()) return stopped("training the entropy model");
         CorpusSplit split = corpus.split(config.settings().evalFraction());
+        EntropyCache entropies;
         CorpusPatches patches;
+        PatcherConfig patcher;
         try {
-            patches = patches(corpus, entropyLm);
+            entropies = entropyLm == null ? null : entropies(corpus, entropyLm);
+            patcher = resumeState != null
+                    ? PatcherConfig.fromJson(resumeState.get("patcher"), Trainer.checkpointDir(out).resolve(Checkpoint.TRAINER_FILE) + " (patcher)")
+                    : config.targetPatchSize() != null ? calibrate(corpus, split, entropies) : config.patcher();
+            patches = CorpusPatches.open(corpus, patcher.build(), entropies, CorpusPatches.fileFor(corpus, out.resolve("cache")),
+                    CorpusPatches.Progress.NONE, stop::requested);
         } catch (PatchworkException e) {
             if (!stop.requested()) throw e;
             return stopped("computing the entropies and patches");
         }
         BltBatcher batcher = new BltBatcher(corpus, patches, split, config.settings().seed(), config.seqLen(),
                 config.model().maxEncoderSeqLength());
-        log.printf("patches: %s: %,d patches over %,d tokens, mean patch size %.3f%s%n", config.patcher().build().describe(),
+        log.printf("patches: %s: %,d patches over %,d tokens, mean patch size %.3f%s%n", patcher.build().describe(),
                 patches.count(), corpus.tokens(), patches.meanPatchSize(), patches.rebuilt() ? "" : " (reused " + patches.file().getFileName() + ")");
-        Blt model = resumeState == null ? Blt.initialise(config.model()) : BltCheckpoint.load(Trainer.checkpointDir(out));
-        if (!model.config().equals(config.model()))
-            throw new PatchworkException(Trainer.checkpointDir(out) + "/config.json differs from " + out.resolve(RUN_FILE) + ": the run was changed by hand");
-        Task task = new Task(model, entropyLm, batcher, corpus, split, patches);
+        BltConfig modelConfig = BltTrainConfig.withPatching(config.model(), patcher);
+        Blt model = resumeState == null ? Blt.initialise(modelConfig) : BltCheckpoint.load(Trainer.checkpointDir(out));
+        if (!model.config().equals(modelConfig))
+            throw new PatchworkException(Trainer.checkpointDir(out).resolve(Checkpoint.CONFIG_FILE) + " differs from the run's config in "
+                    + out.resolve(RUN_FILE) + ": was either edited?");
+        Task task = new Task(model, entropyLm, patcher, batcher, corpus, split, patches);
         AdamW optimizer = resumeState == null ? Trainer.optimizer(task, config.settings())
                 : Trainer.restoreOptimizer(task, config.settings(), resumeState, out);
         long startStep = resumeState == null ? 0 : resumeState.path("step").asLong();
         return new Trainer(task, config.settings(), out, log, stop, optimizer, startStep).run();
+    }
+
+    /**
+     * The threshold that gives {@code target_patch_size} on the training split (its first
+     * {@link #CALIBRATION_TOKENS} tokens), as {@code patchwork patch calibrate} finds it.
+     */
+    private PatcherConfig calibrate(ByteCorpus corpus, CorpusSplit split, EntropyCache entropies) {
+        List<float[]> documents = new ArrayList<>();
+        long budget = Math.min(CALIBRATION_TOKENS, split.trainTokens());
+        for (long d = 0; d < corpus.documents() && budget > 0; d++) {
+            long from = corpus.documentStart(d), to = Math.min(corpus.documentStart(d + 1), split.trainEnd());
+            int n = (int) Math.min(to - from, budget);
+            if (n <= 0) break;
+            documents.add(entropies.entropies(from, n));
+            budget -= n;
+        }
+        ThresholdCalibration.Result r = new ThresholdCalibration(documents, config.patcher()).calibrate(config.targetPatchSize());
+        log.printf("patcher: threshold %s gives mean patch size %.4f (target %.4f) over %,d tokens of the training split%s%n",
+                r.threshold(), r.meanPatchSize(), r.targetSize(), r.positions(), r.note().isEmpty() ? "" : "; " + r.note());
+        return config.patcher().withThreshold((double) r.threshold());
     }
 
     private Trainer.Result stopped(String phase) {
@@ -189,23 +222,17 @@ public final class BltTrainer {
         return ByteLmCheckpoint.load(lm);
     }
 
-    /** Phase 2: the corpus' entropies (if the patching reads them) and its patches. */
-    private CorpusPatches patches(ByteCorpus corpus, ByteLm entropyLm) {
-        Path cache = out.resolve("cache");
-        EntropyCache entropies = null;
-        if (entropyLm != null) {
-            long[] last = {System.nanoTime()};
-            entropies = EntropyCache.open(corpus, new EntropyModel(entropyLm), EntropyCache.fileFor(corpus, cache), s -> {
-                if (System.nanoTime() - last[0] > 5_000_000_000L || s.finished()) {
-                    last[0] = System.nanoTime();
-                    log.printf("entropies: %,d of %,d tokens (%,.0f tokens/s)%n", s.tokens(), s.totalTokens(), s.tokensPerSecond());
-                }
-            }, stop::requested);
-            log.printf("entropies: %s%n", entropies.rebuilt() ? "computed (" + entropies.rebuildReason() + ")" : "reused " + entropies.file());
-        }
-        var patcher = config.patcher().build();
-        return CorpusPatches.open(corpus, patcher, entropies, CorpusPatches.fileFor(corpus, cache), CorpusPatches.Progress.NONE,
-                stop::requested);
+    /** Phase 2: the corpus' entropies, computed once into the run's cache. */
+    private EntropyCache entropies(ByteCorpus corpus, ByteLm entropyLm) {
+        long[] last = {System.nanoTime()};
+        EntropyCache entropies = EntropyCache.open(corpus, new EntropyModel(entropyLm), EntropyCache.fileFor(corpus, out.resolve("cache")), s -> {
+            if (System.nanoTime() - last[0] > 5_000_000_000L || s.finished()) {
+                last[0] = System.nanoTime();
+                log.printf("entropies: %,d of %,d tokens (%,.0f tokens/s)%n", s.tokens(), s.totalTokens(), s.tokensPerSecond());
+            }
+        }, stop::requested);
+        log.printf("entropies: %s%n", entropies.rebuilt() ? "computed (" + entropies.rebuildReason() + ")" : "reused " + entropies.file());
+        return entropies;
     }
 
     /** The reference's {@code TrainArgs} fields its tools read: patcher, tokenizer, models, sequence shape, optimiser. */
@@ -243,14 +270,17 @@ public final class BltTrainer {
     private final class Task implements TrainingTask {
         private final Blt model;
         private final ByteLm entropyLm;
+        private final PatcherConfig patcher;
         private final BltBatcher batcher;
         private final ByteCorpus corpus;
         private final CorpusSplit split;
         private final CorpusPatches patches;
 
-        Task(Blt model, ByteLm entropyLm, BltBatcher batcher, ByteCorpus corpus, CorpusSplit split, CorpusPatches patches) {
+        Task(Blt model, ByteLm entropyLm, PatcherConfig patcher, BltBatcher batcher, ByteCorpus corpus, CorpusSplit split,
+             CorpusPatches patches) {
             this.model = model;
             this.entropyLm = entropyLm;
+            this.patcher = patcher;
             this.batcher = batcher;
             this.corpus = corpus;
             this.split = split;
@@ -330,7 +360,7 @@ public final class BltTrainer {
         @Override
         public Checkpoint.Builder checkpoint() {
             Checkpoint.Builder b = Checkpoint.builder(model.config().toJson(), model.parameters())
-                    .jsonFile(BltCheckpoint.TRAIN_ARGS_FILE, trainArgs(model.config(), entropyLm, config.patcher(),
+                    .jsonFile(BltCheckpoint.TRAIN_ARGS_FILE, trainArgs(model.config(), entropyLm, patcher,
                             config.settings(), config.seqLen(), out.getFileName().toString()));
             if (entropyLm != null)
                 b.subdirectory(BltCheckpoint.ENTROPY_MODEL_DIR, Checkpoint.builder(entropyLm.config().toJson(), entropyLm.parameters()));
@@ -340,7 +370,7 @@ public final class BltTrainer {
         @Override
         public void saveState(ObjectNode state) {
             state.put("data", dataSource);
-            state.set("patcher", BltTrainConfig.patcherArgs(config.patcher()));
+            state.set("patcher", BltTrainConfig.patcherArgs(patcher));
         }
     }
 }

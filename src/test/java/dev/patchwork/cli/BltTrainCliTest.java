@@ -44,7 +44,7 @@ class BltTrainCliTest {
             + " \"checkpoint_every\": 0, \"log_every\": 1}}";
     static final String TRAIN = "{\"steps\": 6, \"batch_size\": 2, \"seq_len\": 8, \"lr\": 0.01, \"warmup\": 1, \"eval_every\": 3,"
             + " \"eval_batches\": 2, \"checkpoint_every\": 3, \"log_every\": 1}";
-    static final String CONFIG = "{\"model\": " + MODEL + ", \"patcher\": {\"patching_mode\": \"entropy\", \"threshold\": 4.5},"
+    static final String CONFIG = "{\"model\": " + MODEL + ", \"patcher\": {\"patching_mode\": \"entropy\", \"target_patch_size\": 3},"
             + " \"entropy_model\": " + ENTROPY + ", \"train\": " + TRAIN + "}";
 
     static Path corpus(Path tmp) throws Exception {
@@ -70,10 +70,13 @@ class BltTrainCliTest {
         ByteLm trained = ByteLmCheckpoint.load(run.resolve("entropy_model_run")), kept = ByteLmCheckpoint.load(run.resolve("checkpoint/entropy_model"));
         for (ParameterLayout.View v : trained.layout().views())
             assertArrayEquals(trained.parameters().toArray(v), kept.parameters().toArray(v), "the run keeps the entropy model it trained: " + v.name());
+        // θ calibrated for mean patch size 3 on the training split, and recorded wherever the reference looks for it
         JsonNode trainArgs = Json.readTree(run.resolve("checkpoint/train_args.json"));
-        assertEquals(4.5, trainArgs.at("/data/patcher_args/threshold").asDouble());
+        double theta = trainArgs.at("/data/patcher_args/threshold").asDouble();
+        assertTrue(t.err().contains("patcher: threshold " + (float) theta + " gives mean patch size"), t.err());
         assertEquals(8, trainArgs.at("/data/seq_len").asInt());
-        assertEquals(4.5, Json.readTree(run.resolve("checkpoint/config.json")).at("/args/patching_threshold").asDouble());
+        assertEquals(theta, Json.readTree(run.resolve("checkpoint/config.json")).at("/args/patching_threshold").asDouble());
+        assertEquals(theta, Json.readTree(run.resolve("checkpoint/trainer.json")).at("/patcher/threshold").asDouble());
         assertEquals("blt", Json.readTree(run.resolve("checkpoint/trainer.json")).get("kind").asText());
         long evals = Files.readAllLines(run.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"eval\"")).count();
         assertEquals(2, evals);
@@ -85,7 +88,7 @@ class BltTrainCliTest {
         double bpb = j.get("bits_per_byte").asDouble(), size = j.get("mean_patch_size").asDouble();
         assertTrue(bpb > 0 && bpb < 8.1, "bpb " + bpb);
         assertEquals(Files.size(data) + 1, j.get("predicted_tokens").asLong());
-        assertTrue(size >= 1 && size < 40, "mean patch size " + size);
+        assertEquals(3, size, 0.3, "mean patch size near the calibration target");
         double inference = j.get("flops_per_byte_inference").asDouble();
         assertTrue(inference > 0);
         assertEquals(3 * inference, j.get("flops_per_byte_train").asDouble(), 1e-9 * inference);
@@ -93,7 +96,7 @@ class BltTrainCliTest {
         // the inspector finds the run's entropy model and takes θ from its train_args.json
         CliTest.Run p = run("patch", "--entropy-model", run.resolve("checkpoint").toString(), "--text", "hello world", "--json");
         assertEquals(0, p.code(), p.err());
-        assertTrue(p.out().contains("4.5"), p.out());
+        assertTrue(p.out().contains(Float.toString((float) theta)), p.out());
 
         // interrupted while its entropy model trains (after that run's step 2), then resumed from the command line
         Path split = tmp.resolve("split");
@@ -162,6 +165,9 @@ class BltTrainCliTest {
                 {config(MODEL, "{\"patching_mode\": \"space\"}", null, TRAIN.replace("\"seq_len\": 8", "\"seq_len\": 40")), "max_seqlen"},
                 {config(MODEL, "{\"patching_mode\": \"space\"}", null, TRAIN.replace("\"seq_len\": 8", "\"seq_len\": 1000")), "max_seqlen"},
                 {config(MODEL, "{\"patching_mode\": \"space\"}", null, TRAIN) .replace("\"train\"", "\"training\""), "unknown top-level field"},
+                {config(MODEL, "{\"target_patch_size\": 4, \"threshold\": 2}", ENTROPY, TRAIN), "remove patcher.threshold"},
+                {config(MODEL, "{\"target_patch_size\": 4, \"patching_mode\": \"space\"}", null, TRAIN), "target_patch_size"},
+                {config(MODEL, "{\"target_patch_size\": 0.5}", ENTROPY, TRAIN), "target_patch_size must be a number > 1"},
         };
         for (String[] c : cases) {
             Path cfg = write(tmp, "bad.json", c[0]);
