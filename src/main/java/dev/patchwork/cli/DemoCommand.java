@@ -89,7 +89,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("The run is in " + out + " (checkpoint/, metrics.jsonl, loss.png). Try next:");
         System.out.println("  ./patchwork generate --model " + out + " --prompt \"" + prompt.strip() + "\" --temperature 0.7");
         System.out.println("  ./patchwork eval --model " + out + " --data <some file>");
-        System.out.println("  ./patchwork train --resume --out " + out + "   (after raising steps: see README)");
+        System.out.println("  ./patchwork demo --minutes 10          (a longer run)");
         System.out.println("  ./patchwork bench train --config configs/bytelm-nanogpt.json");
         return result.interrupted() ? 130 : 0;
     }
