@@ -119,6 +119,23 @@ class BltTrainCliTest {
         assertTrue(again.err().contains("entropies: reused"), again.err());
     }
 
+    @Test
+    void benchTrainOnABltConfig(@TempDir Path tmp) throws Exception {
+        Path cfg = write(tmp, "blt.json", CONFIG);
+        CliTest.Run b = run("bench", "train", "--config", cfg.toString(), "--steps", "2", "--warmup-steps", "1", "--patch-size", "4", "--json");
+        assertEquals(0, b.code(), b.err());
+        JsonNode j = Json.MAPPER.readTree(b.out());
+        assertEquals("blt", j.get("model").asText());
+        assertEquals(2, j.get("batch_size").asInt());        // the config's train section
+        assertEquals(8, j.get("seq_len_patches").asInt());
+        assertEquals(4, j.get("mean_patch_size").asDouble(), 1.0);
+        assertTrue(j.get("bytes_per_s").asDouble() > 0 && j.get("mfu").asDouble() > 0, b.out());
+        double perByte = j.get("train_flops_per_byte").asDouble();
+        assertEquals(3 * dev.patchwork.eval.FlopAccounting.bltPerByte(dev.patchwork.model.BltConfig.fromJson(Json.MAPPER.readTree(MODEL), "m"),
+                j.get("bytes_per_row").asDouble(), j.get("mean_patch_size").asDouble()), perByte, 1e-9 * perByte);
+        assertOneLineError(run("bench", "train", "--config", cfg.toString(), "--seq-len", "99"), "max_seqlen");
+    }
+
     /** A log that asks to stop once a line starts with {@code prefix}. */
     static PrintStream stopAfter(StopSignal stop, String prefix) {
         return new PrintStream(new OutputStream() {
