@@ -1,10 +1,13 @@
 package dev.patchwork.cli;
 
+import dev.patchwork.bench.BltTrainBench;
 import dev.patchwork.bench.EntropyBench;
 import dev.patchwork.bench.KernelBench;
 import dev.patchwork.bench.TrainBench;
+import dev.patchwork.model.BltConfig;
 import dev.patchwork.model.ByteLmConfig;
 import dev.patchwork.tensor.Simd;
+import dev.patchwork.train.BltTrainConfig;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
@@ -49,12 +52,17 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "train", mixinStandardHelpOptions = true, description = "Bytes/s, model FLOP/s and MFU of full training steps of a byte LM.",
-            footer = {"", "Example:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json"})
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "Bytes/s, model FLOP/s and MFU of full training steps of a byte LM or a BLT.",
+            footer = {"", "For a BLT config (its model has dim_global) --seq-len counts patches (default: the config's train.seq_len,",
+                    "else max_seqlen), rows are random patches of mean size --patch-size (default: the config's patcher.patch_size,",
+                    "else 4.5), and FLOPs follow the BLT paper's accounting.", "",
+                    "Examples:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json",
+                    "  patchwork bench train --config configs/blt-tiny.json --json"})
     static final class Train implements Callable<Integer> {
         @Option(names = "--config", required = true) Path config;
-        @Option(names = "--batch-size", defaultValue = "12") int batch;
+        @Option(names = "--batch-size", description = "Default: 12 (byte LM); the config's train.batch_size, else 12 (BLT).") Integer batch;
         @Option(names = "--seq-len", description = "Default: the model's max_seqlen.") Integer seqLen;
+        @Option(names = "--patch-size", description = "BLT: mean bytes per patch of the random rows.") Double patchSize;
         @Option(names = "--steps", defaultValue = "30") int steps;
         @Option(names = "--warmup-steps", defaultValue = "10") int warmup;
         @Option(names = "--json") boolean json;
@@ -62,13 +70,30 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             var root = Json.readTree(config);
+            if (steps < 1 || warmup < 0 || (batch != null && batch < 1))
+                throw new PatchworkException("--steps and --batch-size must be >= 1, --warmup-steps >= 0");
+            if (BltTrainConfig.isBlt(root)) return blt(root);
             ByteLmConfig c = ByteLmConfig.fromJson(root.has("model") ? root.get("model") : root, config.toString());
-            if (steps < 1 || warmup < 0 || batch < 1) throw new PatchworkException("--steps and --batch-size must be >= 1, --warmup-steps >= 0");
+            int B = batch != null ? batch : 12;
             int T = seqLen != null ? seqLen : c.maxSeqlen();
             if (T > c.maxSeqlen()) throw new PatchworkException("--seq-len " + T + " exceeds max_seqlen " + c.maxSeqlen());
-            dev.patchwork.train.ByteLmTrainer.checkFits(c, batch, T);
+            dev.patchwork.train.ByteLmTrainer.checkFits(c, B, T);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
-            print(TrainBench.run(c, batch, T, warmup, steps), json);
+            print(TrainBench.run(c, B, T, warmup, steps), json);
+            return 0;
+        }
+
+        private int blt(com.fasterxml.jackson.databind.JsonNode root) throws Exception {
+            BltConfig c = BltConfig.fromJson(root.has("model") ? root.get("model") : root, config + " (model)");
+            var train = root.path("train");
+            int B = batch != null ? batch : train.path("batch_size").asInt(12);
+            int P = seqLen != null ? seqLen : train.path("seq_len").asInt(c.maxSeqlen());
+            double size = patchSize != null ? patchSize : root.path("patcher").path("patch_size").asDouble(4.5);
+            if (P < 2 || P > c.maxSeqlen()) throw new PatchworkException("--seq-len (patches) must be in [2, max_seqlen = " + c.maxSeqlen() + "], got " + P);
+            if (!(size >= 1)) throw new PatchworkException("--patch-size must be >= 1, got " + size);
+            dev.patchwork.train.BltTrainer.checkFits(c, B, P, size);
+            if (!json) System.err.println("patchwork bench train: " + Simd.describe());
+            print(BltTrainBench.run(c, B, P, size, warmup, steps), json);
             return 0;
         }
     }
