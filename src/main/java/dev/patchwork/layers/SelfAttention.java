@@ -104,7 +104,7 @@ public final class SelfAttention {
         System.arraycopy(qkv, (heads + kvHeads) * hd, cache.values, row * w, w);
         var s = new AttentionKernel.Shape(1, heads, kvHeads, hd, 0, qkvWidth, 0, w, 0, w, 0, heads * hd);
         int[] from = {keyFrom - cache.base()}, to = {row + 1};
-        AttentionKernel.forward(s, qkv, cache.keys, cache.values, from, to, scale, att, null);
+        AttentionKernel.decode(s, qkv, cache.keys, cache.values, from, to, scale, att, null);
         Matmul.xwT(out, 0, att, 0, p.segment(), wo.offset(), 1, dim, heads * hd, accumulate);
     }
 
