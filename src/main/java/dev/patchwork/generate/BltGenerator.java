@@ -107,15 +107,14 @@ public final class BltGenerator implements BltGeneration {
      * Fresh caches filled with the context, one id at a time; while the context does not fit the model (too many ids,
      * or too many patches for the global model), its first half goes first.
      */
-    private State refill(Context context, int capacity, Totals totals) {
+    private State refill(BltContext context, int capacity, Totals totals) {
         while (true) {
-            while (!Context.fitsBytes(model, context.length())) context.dropFirstHalf();
+            while (!BltContext.fitsBytes(model, context.length())) context.dropFirstHalf();
             State s = new State(capacity);
             int n = context.length();
-            int t = 0;
             // stop as soon as the patches overflow: one more id could close a patch past the global model's context
-            while (t < n && Context.fitsPatches(model, s.patches())) s.feed(context.ids(), t, ++t == n);
-            if (Context.fitsPatches(model, s.patches())) return s;
+            for (int t = 0; t < n && BltContext.fitsPatches(model, s.patches()); t++) s.feed(context.ids(), t, t == n - 1);
+            if (s.blt.position() == n && BltContext.fitsPatches(model, s.patches())) return s;
             totals.retire(s);
             context.dropFirstHalf();
         }
@@ -125,7 +124,7 @@ public final class BltGenerator implements BltGeneration {
     public Result generate(byte[] prompt, Settings settings, Listener listener) {
         long start = System.nanoTime();
         int[] promptIds = BltGeneration.promptIds(prompt, settings.maxPromptIds());
-        Context context = new Context(promptIds);
+        BltContext context = new BltContext(promptIds);
         // the context never holds more than the prompt and the generated ids
         int capacity = (int) Math.min(model.config().maxEncoderSeqLength(), (long) promptIds.length + settings.maxBytes());
         Totals totals = new Totals();
@@ -160,9 +159,9 @@ public final class BltGenerator implements BltGeneration {
             }
             if (steps == settings.maxBytes()) break; // nothing will read the next logits
             context.append(id);
-            if (Context.fitsBytes(model, context.length())) {
+            if (BltContext.fitsBytes(model, context.length())) {
                 state.feed(context.ids(), context.length() - 1, true);
-                if (Context.fitsPatches(model, state.patches())) continue;
+                if (BltContext.fitsPatches(model, state.patches())) continue;
                 context.dropFirstHalf();
             }
             totals.retire(state);

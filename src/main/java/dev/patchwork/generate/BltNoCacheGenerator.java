@@ -39,7 +39,7 @@ public final class BltNoCacheGenerator implements BltGeneration {
         long start = System.nanoTime();
         long entropyNanos = 0, patchingNanos = 0, forwardNanos = 0, samplingNanos = 0, globalSteps = 0;
         int[] promptIds = BltGeneration.promptIds(prompt, settings.maxPromptIds());
-        Context context = new Context(promptIds);
+        BltContext context = new BltContext(promptIds);
         Sampler sampler = new Sampler(settings.sampling());
         int vocab = model.vocab();
         float[] last = new float[vocab];
@@ -51,7 +51,7 @@ public final class BltNoCacheGenerator implements BltGeneration {
             int[] ids;
             Patches patches;
             while (true) { // the context and its patches must fit the model
-                if (!Context.fitsBytes(model, context.length())) {
+                if (!BltContext.fitsBytes(model, context.length())) {
                     context.dropFirstHalf();
                     continue;
                 }
@@ -63,7 +63,7 @@ public final class BltNoCacheGenerator implements BltGeneration {
                 long t2 = System.nanoTime();
                 entropyNanos += t1 - t0;
                 patchingNanos += t2 - t1;
-                if (Context.fitsPatches(model, patches.count())) break;
+                if (BltContext.fitsPatches(model, patches.count())) break;
                 context.dropFirstHalf();
             }
             int N = ids.length;
