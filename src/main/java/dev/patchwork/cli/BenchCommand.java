@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 
 /** {@code patchwork bench}: speed measurements with machine-readable output. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
-        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class})
+        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class, BenchCommand.Generate.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -124,6 +124,39 @@ final class BenchCommand implements Runnable {
             }
             if (!json) System.err.println("patchwork bench entropy: " + Simd.describe());
             print(EntropyBench.run(c, mb, !noPeak), json);
+            return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "BLT generation: bytes/s, global steps per byte, time per part (entropy model, encoder, global, decoder).",
+            footer = {"", "Examples:", "  patchwork bench generate --model runs/blt --bytes 256 --json",
+                    "  patchwork bench generate --model runs/blt --no-cache",
+                    "  patchwork bench generate --config blt.json --patch-size 4.5 --baseline   # random weights, and a byte LM as wide as the global model"})
+    static final class Generate implements Callable<Integer> {
+        @Option(names = "--model", paramLabel = "DIR", description = "A BLT run or hub directory.") Path model;
+        @Option(names = "--config", paramLabel = "FILE", description = "Instead of --model: a BLT config, random weights.") Path config;
+        @Option(names = "--patch-size", defaultValue = "4.5", description = "With --config: target mean patch size of the random entropy model's threshold.") double patchSize;
+        @Option(names = "--bytes", defaultValue = "256") int bytes;
+        @Option(names = "--no-cache", description = "Time the reference's no-cache procedure instead.") boolean noCache;
+        @Option(names = "--baseline", description = "Also time a byte LM as wide and deep as the global model.") boolean baseline;
+        @Option(names = "--prompt", defaultValue = dev.patchwork.bench.BltGenerateBench.PROMPT) String prompt;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((model == null) == (config == null)) throw new PatchworkException("give either --model DIR or --config FILE");
+            if (bytes < 1) throw new PatchworkException("--bytes must be >= 1, got " + bytes);
+            var bundle = model != null ? dev.patchwork.generate.BltBundle.load(dev.patchwork.model.ModelDirectory.of(model), null)
+                    : dev.patchwork.bench.BltGenerateBench.randomBundle(dev.patchwork.model.BltConfig.read(config), patchSize);
+            if (!json) System.err.println("patchwork bench generate: " + Simd.describe());
+            Map<String, Object> result = new java.util.LinkedHashMap<>(dev.patchwork.bench.BltGenerateBench.run(bundle, bytes, !noCache, prompt));
+            if (baseline) {
+                Map<String, Object> b = dev.patchwork.bench.BltGenerateBench.byteLmBaseline(bundle.model().config(), bytes, prompt);
+                result.put("byte_lm_baseline", b);
+                result.put("speedup_over_byte_lm", (double) result.get("bytes_per_s") / (double) b.get("bytes_per_s"));
+            }
+            print(result, json);
             return 0;
         }
     }

@@ -140,6 +140,14 @@ public final class EntropyModel {
         return scored;
     }
 
+    /**
+     * Entropy (nats) of one row of logits {@code [vocab]}, computed exactly as {@link #entropies} computes each
+     * position's, for callers that run the model one position at a time (incremental generation).
+     */
+    public static float entropy(float[] logits, int vocab) {
+        return LogitEntropy.entropy(logits, 0, vocab);
+    }
+
     /** Entropies of one document ({@code ids}, BOS first): one value per id. */
     public float[] entropies(int[] ids) {
         return entropies(List.of(ids)).get(0);
