@@ -11,10 +11,12 @@ import dev.patchwork.util.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,41 +39,66 @@ public final class EntropyBench {
     private EntropyBench() {}
 
     /**
-     * The benchmark's entropy model: 4 layers, dim 128 (4 heads of 32), and the attention of the reference's entropy
-     * model (sliding window 512, max_seqlen 8192 so chunks of 8192 ids, attention stopping at EOS).
+     * The benchmark's entropy model: the byte LM that {@code patchwork demo} trains (4 layers, dim 128, 4 heads of
+     * 32, SwiGLU hidden 352, max_seqlen 64, so chunks of 64 ids).
      */
     public static ByteLmConfig defaultConfig() {
-        var json = Json.MAPPER.createObjectNode().put("dim", 128).put("n_layers", 4).put("n_heads", 4)
-                .put("max_seqlen", 8192).put("sliding_window", 512).put("seed", 1);
-        return ByteLmConfig.fromJson(json, "entropy benchmark model");
+        return config("{\"dim\": 128, \"n_layers\": 4, \"n_heads\": 4, \"multiple_of\": 32, \"max_seqlen\": 64}");
     }
 
-    /** Entropies of {@code megabytes} MB of text with {@link #defaultConfig()}. */
+    /**
+     * The same width and depth with the attention of the reference's entropy model: sliding window 512, max_seqlen
+     * 8192 (chunks of 8192 ids), SwiGLU hidden 512 ({@code multiple_of} 256).
+     */
+    public static ByteLmConfig referenceShapedConfig() {
+        return config("{\"dim\": 128, \"n_layers\": 4, \"n_heads\": 4, \"max_seqlen\": 8192, \"sliding_window\": 512}");
+    }
+
+    private static ByteLmConfig config(String json) {
+        try {
+            return ByteLmConfig.fromJson(Json.MAPPER.readTree(json), "entropy benchmark model");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Entropies of {@code megabytes} MB of text with {@link #defaultConfig()}, and the machine's FMA peak. */
     public static Map<String, Object> run(double megabytes) {
-        return run(defaultConfig(), megabytes);
+        return run(defaultConfig(), megabytes, true);
     }
 
-    public static Map<String, Object> run(ByteLmConfig config, double megabytes) {
+    /**
+     * @param measurePeak also probe the machine's FMA peak (several seconds) to report the model FLOP utilisation,
+     *                    which makes figures from a busy shared machine comparable
+     */
+    public static Map<String, Object> run(ByteLmConfig config, double megabytes, boolean measurePeak) {
         if (!(megabytes > 0)) throw new IllegalArgumentException("megabytes must be > 0, got " + megabytes);
         long bytes = (long) (megabytes * 1_000_000);
-        Text text = text(bytes);
+        Path jdkSources = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+        Text text = text(bytes, jdkSources);
         EntropyModel model = new EntropyModel(ByteLm.initialise(config));
-        model.entropies(text(WARMUP_BYTES).documents);
+        model.entropies(pseudoText(Math.min(bytes, WARMUP_BYTES)).documents);
 
         long ids = text.documents.stream().mapToLong(d -> d.length).sum();
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), cpu0 = processCpuNanos();
         List<float[]> h = model.entropies(text.documents);
-        double seconds = (System.nanoTime() - t0) / 1e9;
+        double seconds = (System.nanoTime() - t0) / 1e9, cpuSeconds = (processCpuNanos() - cpu0) / 1e9;
         double checksum = 0;
         for (float[] d : h) for (float v : d) checksum += v;
+        double gflops = forwardFlops(config, text.documents, model.chunkLength()) / seconds / 1e9;
 
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("benchmark", "entropy");
         m.put("kernels", Simd.SCALAR ? "scalar" : "vector" + Simd.F.vectorBitSize());
         m.put("threads", Parallel.threads());
-        m.put("model", Map.of("dim", config.dim(), "n_layers", config.nLayers(), "n_heads", config.heads(),
-                "sliding_window", config.slidingWindow() == null ? "none" : config.slidingWindow(),
-                "parameters", model.model().layout().parameterCount()));
+        Map<String, Object> shape = new LinkedHashMap<>();
+        shape.put("dim", config.dim());
+        shape.put("n_layers", config.nLayers());
+        shape.put("n_heads", config.heads());
+        shape.put("ffn_hidden", config.ffnHidden());
+        shape.put("sliding_window", config.slidingWindow() == null ? "none" : config.slidingWindow());
+        shape.put("parameters", model.model().layout().parameterCount());
+        m.put("model", shape);
         m.put("chunk_length", model.chunkLength());
         m.put("max_batch_rows", model.maxBatchRows());
         m.put("text", text.source);
@@ -79,16 +106,41 @@ public final class EntropyBench {
         m.put("bytes", text.bytes);
         m.put("ids", ids);
         m.put("seconds", seconds);
+        // on a shared machine, cpu_seconds well below threads × seconds means other processes took the cores
+        m.put("cpu_seconds", cpuSeconds);
         m.put("bytes_per_s", text.bytes / seconds);
+        m.put("model_gflops", gflops);
+        if (measurePeak) {
+            FmaPeak.Result peak = FmaPeak.measure(20_000_000L, 3);
+            m.put("fma_peak_gflops", peak.totalGflops());
+            m.put("mfu", gflops / peak.totalGflops());
+        }
         m.put("mean_entropy_nats", checksum / ids);
         return m;
     }
 
-    /** Documents as id arrays (BOS, bytes+4, EOS) holding {@code bytes} content bytes in all, and where they came from. */
-    private record Text(String source, List<int[]> documents, long bytes) {}
+    /** Forward FLOPs of the useful (unpadded) positions: every chunk of every document, positions restarting. */
+    static double forwardFlops(ByteLmConfig config, List<int[]> documents, int chunk) {
+        Map<Integer, Double> perChunk = new HashMap<>();
+        double flops = 0;
+        for (int[] d : documents) {
+            for (int s = 0; s < d.length; s += chunk) {
+                int length = Math.min(chunk, d.length - s);
+                flops += perChunk.computeIfAbsent(length, n -> n * ModelFlops.forwardPerToken(config, n));
+            }
+        }
+        return flops;
+    }
 
-    private static Text text(long bytes) {
-        Path src = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** Documents as id arrays (BOS, bytes+4, EOS) holding {@code bytes} content bytes in all, and where they came from. */
+    record Text(String source, List<int[]> documents, long bytes) {}
+
+    /** {@code bytes} bytes of the {@code .java} files in {@code src} if it exists, else pseudo-text. */
+    static Text text(long bytes, Path src) {
         if (Files.isRegularFile(src)) {
             try {
                 return jdkSources(src, bytes);
@@ -130,7 +182,7 @@ public final class EntropyBench {
      * Words of 1–10 lowercase letters separated by spaces and newlines, in documents of 1 byte to 32 KB (uniform in
      * log-size, so short and long documents both occur, as in a real corpus); seeded, so every run sees the same text.
      */
-    private static Text pseudoText(long bytes) {
+    static Text pseudoText(long bytes) {
         SplittableRandom r = new SplittableRandom(42);
         List<int[]> docs = new ArrayList<>();
         long taken = 0;

@@ -11,6 +11,7 @@ import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.Simd;
 import dev.patchwork.train.ByteLmTrainer;
 import dev.patchwork.train.StopSignal;
+import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
@@ -70,7 +71,7 @@ final class DemoCommand implements Callable<Integer> {
         int n = steps != null ? steps : stepsForBudget(config);
         TrainSettings settings = new TrainSettings(n, BATCH, SEQ, 1e-3, 0.1, Math.min(100, n / 10), "cosine", 0.9, 0.99,
                 1e-8, 0.1, 1.0, Math.max(1, n / 4), 20, n, Math.max(1, n / 40), 1337L, 0.1);
-        ByteLmTrainer.Result result;
+        Trainer.Result result;
         ByteLm model;
         try (StopSignal stop = StopSignal.install()) {
             ByteLmTrainer trainer = ByteLmTrainer.start(config, settings, corpus, source.path().toString(), out, System.err, stop);

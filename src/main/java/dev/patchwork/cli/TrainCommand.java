@@ -6,8 +6,11 @@ import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusOptions;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.model.ByteLmConfig;
+import dev.patchwork.train.BltTrainConfig;
+import dev.patchwork.train.BltTrainer;
 import dev.patchwork.train.ByteLmTrainer;
 import dev.patchwork.train.StopSignal;
+import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
@@ -19,12 +22,16 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code patchwork train}: trains a byte LM from a JSON config on a corpus, or resumes a run. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a byte-level LM on a corpus (file, directory, .zip, .gz or .jsonl).",
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a byte-level LM or a BLT on a corpus (file, directory, .zip, .gz or .jsonl).",
         footer = {"", "The config is either a model config (reference field names: dim, n_layers, n_heads, ...) or",
                 "{\"model\": {...}, \"train\": {...}} with training settings (steps, batch_size, seq_len, lr, lr_min_ratio,",
                 "warmup, scheduler, beta1, beta2, epsilon, weight_decay, clip, eval_every, eval_batches, checkpoint_every,",
                 "log_every, seed, eval_fraction). Flags override the file.", "",
+                "A BLT config (its model has dim_global, n_layers_global, ...) adds \"patcher\" (patching_mode, threshold, ...)",
+                "and \"entropy_model\": {\"checkpoint\": DIR} or {\"model\": {...}, \"train\": {...}} to train one first;",
+                "seq_len then counts patches. See configs/blt-tiny.json.", "",
                 "Examples:",
+                "  patchwork train --config configs/blt-tiny.json --data input.txt --out runs/blt",
                 "  patchwork train --config configs/bytelm-tiny.json --data input.txt --out runs/tiny",
                 "  patchwork train --config configs/bytelm-tiny.json --data corpus.zip --zip-suffix .java --out runs/java --steps 500",
                 "  patchwork train --resume --out runs/tiny"})
@@ -60,41 +67,51 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ByteLmTrainer trainer;
+        Trainer.Result r;
         try (StopSignal stop = StopSignal.install()) {
+            ByteLmTrainer.ByteLmCorpusOpener opener = saved -> openCorpus(data != null ? data : Path.of(saved));
             if (resume) {
                 if (config != null) throw new PatchworkException("--resume continues with the run's own config; drop --config");
-                trainer = ByteLmTrainer.resume(saved -> openCorpus(data != null ? data : Path.of(saved)), out, System.err, stop);
+                r = BltTrainer.isBltRun(out) ? BltTrainer.resume(opener, out, System.err, stop).run()
+                        : ByteLmTrainer.resume(opener, out, System.err, stop).run();
             } else {
                 if (config == null) throw new PatchworkException("missing --config FILE (or use --resume to continue a run)");
                 if (data == null) throw new PatchworkException("missing --data PATH (a file, directory, .zip, .gz or .jsonl)");
                 JsonNode root = Json.readTree(config);
                 if (!root.isObject()) throw new PatchworkException(config + ": expected a JSON object");
-                JsonNode modelNode = root, trainNode = Json.MAPPER.createObjectNode();
-                if (root.has("model") || root.has("train")) {
-                    for (var it = root.fieldNames(); it.hasNext(); ) {
-                        String f = it.next();
-                        if (!f.equals("model") && !f.equals("train"))
-                            throw new PatchworkException(config + ": unknown top-level field '" + f + "' (expected 'model' and 'train')");
-                    }
-                    if (!root.has("model")) throw new PatchworkException(config + ": missing 'model' section");
-                    modelNode = root.get("model");
-                    if (root.has("train")) trainNode = root.get("train");
-                }
-                ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
-                TrainSettings settings = Json.bind(withOverrides(trainNode), TrainSettings.class, config + " (train settings)");
-                ByteLmTrainer.checkFits(modelConfig, settings.batchSize(),
-                        settings.seqLen() != null ? settings.seqLen() : modelConfig.maxSeqlen()); // before preparing data
-                Path source = data.toAbsolutePath().normalize();
-                trainer = ByteLmTrainer.start(modelConfig, settings, openCorpus(source), source.toString(), out, System.err, stop);
+                String source = data.toAbsolutePath().normalize().toString();
+                r = BltTrainConfig.isBlt(root)
+                        ? BltTrainer.start(BltTrainConfig.fromJson(root, config.toString(), this::withOverrides), source, opener, out,
+                                System.err, stop).run()
+                        : startByteLm(root, source, stop).run();
             }
-            ByteLmTrainer.Result r = trainer.run();
-            String heldOut = Double.isNaN(r.evalLoss()) ? "held-out not evaluated yet"
-                    : String.format("held-out %.4f nats/byte (%.4f bits/byte)", r.evalLoss(), r.evalLoss() / Math.log(2));
-            System.err.printf("%s: %d steps, train loss %.4f, %s, %,.0f bytes/s; model in %s%n", r.interrupted() ? "stopped" : "done",
-                    r.steps(), r.trainLoss(), heldOut, r.bytesPerSecond(), out);
-            return r.interrupted() ? 130 : 0;
         }
+        String heldOut = Double.isNaN(r.evalLoss()) ? "held-out not evaluated yet"
+                : String.format("held-out %.4f nats/byte (%.4f bits/byte)", r.evalLoss(), r.evalLoss() / Math.log(2));
+        System.err.printf("%s: %d steps, train loss %.4f, %s, %,.0f bytes/s; model in %s%n", r.interrupted() ? "stopped" : "done",
+                r.steps(), r.trainLoss(), heldOut, r.bytesPerSecond(), out);
+        return r.interrupted() ? 130 : 0;
+    }
+
+    private ByteLmTrainer startByteLm(JsonNode root, String source, StopSignal stop) throws java.io.IOException {
+        JsonNode modelNode = root, trainNode = Json.MAPPER.createObjectNode();
+        if (root.has("model") || root.has("train")) {
+            for (var it = root.fieldNames(); it.hasNext(); ) {
+                String f = it.next();
+                if (!f.equals("model") && !f.equals("train"))
+                    throw new PatchworkException(config + ": unknown top-level field '" + f + "' (expected 'model' and 'train';"
+                            + " a BLT config's model has dim_global)");
+            }
+            if (!root.has("model")) throw new PatchworkException(config + ": missing 'model' section");
+            modelNode = root.get("model");
+            if (root.has("train")) trainNode = root.get("train");
+        }
+        if (!trainNode.isObject()) throw new PatchworkException(config + ": 'train' must be an object");
+        ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
+        TrainSettings settings = Json.bind(withOverrides(((ObjectNode) trainNode).deepCopy()), TrainSettings.class, config + " (train settings)");
+        ByteLmTrainer.checkFits(modelConfig, settings.batchSize(),
+                settings.seqLen() != null ? settings.seqLen() : modelConfig.maxSeqlen()); // before preparing data
+        return ByteLmTrainer.start(modelConfig, settings, openCorpus(Path.of(source)), source, out, System.err, stop);
     }
 
     private ByteCorpus openCorpus(Path source) {
@@ -103,9 +120,8 @@ final class TrainCommand implements Callable<Integer> {
         return ByteCorpus.open(CorpusSource.of(source, options), out.resolve("cache"), Progress.corpus(System.err));
     }
 
-    private ObjectNode withOverrides(JsonNode trainNode) {
-        if (!trainNode.isObject()) throw new PatchworkException(config + ": 'train' must be an object");
-        ObjectNode n = ((ObjectNode) trainNode).deepCopy();
+    /** The command-line flags over a train section. */
+    private ObjectNode withOverrides(ObjectNode n) {
         put(n, "steps", steps);
         put(n, "batch_size", batchSize);
         put(n, "seq_len", seqLen);

@@ -81,7 +81,7 @@ public final class Batcher {
      * The seed of one step's generator. Seeding with {@code seed + step * gamma} would replay the previous step's
      * stream shifted by one draw (that is how SplittableRandom advances), so the step is mixed first.
      */
-    static long stepSeed(long seed, long step) {
+    public static long stepSeed(long seed, long step) {
         return mix64(seed * GOLDEN_GAMMA + mix64(step));
     }
 

@@ -19,6 +19,7 @@ import java.util.Optional;
  *   model.safetensors      parameters, F32, named after the parameter views
  *   optimizer.safetensors  optional: AdamW moments, views prefixed "m." (first) and "v." (second)
  *   trainer.json           optional: step, data position, RNG state... (JSON chosen by the caller)
+ *   *.json                 optional: other JSON files (a BLT's train_args.json)
  *   entropy_model/         optional sub-checkpoints with the same layout (a BLT's entropy model)
  * </pre>
  * Saving builds the whole directory beside the target and swaps it in ({@link AtomicFiles#commitDirectory}), so a
@@ -50,6 +51,7 @@ public final class Checkpoint {
         private String trainerJson;
         private final Map<String, String> metadata = new LinkedHashMap<>();
         private final Map<String, Builder> subdirectories = new LinkedHashMap<>();
+        private final Map<String, String> jsonFiles = new LinkedHashMap<>();
 
         private Builder(String configJson, ParameterBuffer params) {
             requireJsonArgument(configJson, "config");
@@ -76,6 +78,19 @@ public final class Checkpoint {
         /** Adds an entry to the {@code __metadata__} of model.safetensors. */
         public Builder metadata(String key, String value) {
             metadata.put(key, value);
+            return this;
+        }
+
+        /**
+         * Adds another JSON file beside config.json, e.g. the reference's {@code train_args.json} of a BLT, which its
+         * tools read for the patching settings.
+         */
+        public Builder jsonFile(String name, String json) {
+            if (!name.endsWith(".json") || name.contains("/") || name.contains("\\") || name.startsWith(".")
+                    || name.equals(CONFIG_FILE) || name.equals(TRAINER_FILE))
+                throw new IllegalArgumentException("'" + name + "' cannot name an extra checkpoint file: use a plain name ending in .json");
+            requireJsonArgument(json, name);
+            jsonFiles.put(name, json);
             return this;
         }
 
@@ -106,6 +121,7 @@ public final class Checkpoint {
                 new SafetensorsWriter().addAll(firstMoment, FIRST_MOMENT_PREFIX).addAll(secondMoment, SECOND_MOMENT_PREFIX)
                         .write(dir.resolve(OPTIMIZER_FILE));
             if (trainerJson != null) Files.writeString(dir.resolve(TRAINER_FILE), trainerJson);
+            for (Map.Entry<String, String> f : jsonFiles.entrySet()) Files.writeString(dir.resolve(f.getKey()), f.getValue());
             for (Map.Entry<String, Builder> sub : subdirectories.entrySet()) {
                 Path subdir = Files.createDirectory(dir.resolve(sub.getKey()));
                 sub.getValue().writeInto(subdir);

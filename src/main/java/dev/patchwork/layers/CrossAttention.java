@@ -37,6 +37,9 @@ public final class CrossAttention {
     private float[] xn = new float[0], q = new float[0], att = new float[0], lse = new float[0];
     private float[] kvn = new float[0], kvp = new float[0];
     private float[] dq = new float[0], datt = new float[0], dxn = new float[0], dkvp = new float[0], dkvn = new float[0];
+    // decoding steps (separate from the forward's activations)
+    private int[] stepFrom = new int[0], stepTo = new int[0];
+    private float[] stepXn = new float[0], stepQ = new float[0], stepAtt = new float[0], stepKvn = new float[0];
 
     public CrossAttention(ParameterLayout.Builder layout, String prefix, int dim, int heads, double normEps) {
         if (dim % heads != 0) throw new IllegalArgumentException("cross-attention heads " + heads + " must divide its width " + dim);
@@ -116,6 +119,45 @@ public final class CrossAttention {
         Matmul.dyTx(g.segment(), wk.offset(), dkvp, 0, kvn, 0, keys, 2 * width, dim);
         Matmul.dyW(dkvn, 0, dkvp, 0, p.segment(), wk.offset(), keys, 2 * width, dim, false);
         normKv.backward(p, g, kv, dkvn, dkv, keys);
+    }
+
+    /** Floats per key row of {@link #projectKeysValues}: the key and the value side by side. */
+    public int projectedWidth() {
+        return 2 * width;
+    }
+
+    /**
+     * The keys and values of {@code kv[keys, dim]} for {@link #step}: {@code out[keys, 2·width]} rows
+     * {@code [Wk | Wv]·RMSNorm_kv(kv)}. Decoding projects a patch's k vectors once and lets all its bytes attend them.
+     */
+    public void projectKeysValues(ParameterBuffer p, float[] kv, int keys, float[] out) {
+        if (stepKvn.length < keys * dim) stepKvn = new float[keys * dim];
+        normKv.forward(p, kv, stepKvn, keys);
+        Matmul.xwT(out, 0, stepKvn, 0, p.segment(), wk.offset(), keys, 2 * width, dim, false);
+    }
+
+    /**
+     * A few queries that each see every key (a decoding step: a byte against its patch's k vectors, or a closed
+     * patch's k queries against its bytes): {@code out[queries, dim] = x + Wo·attention(x, keys)} over all
+     * {@code keys} rows of {@code projected} (from {@link #projectKeysValues}); the value {@link #forward} gives for
+     * those queries. Keeps nothing for a backward pass and leaves the last forward's activations alone. With no keys
+     * (an empty patch) the attention is 0 and {@code out = x}.
+     */
+    public void step(ParameterBuffer p, float[] x, int queries, float[] projected, int keys, float[] out) {
+        if (stepQ.length < queries * width) {
+            stepXn = new float[queries * dim];
+            stepQ = new float[queries * width];
+            stepAtt = new float[queries * width];
+            stepFrom = new int[queries];
+            stepTo = new int[queries];
+        }
+        Arrays.fill(stepTo, 0, queries, keys); // stepFrom stays 0
+        normQ.forward(p, x, stepXn, queries);
+        Matmul.xwT(stepQ, 0, stepXn, 0, p.segment(), wq.offset(), queries, width, dim, false);
+        var s = new AttentionKernel.Shape(queries, heads, heads, hd, 0, width, 0, 2 * width, width, 2 * width, 0, width);
+        AttentionKernel.decode(s, stepQ, projected, projected, stepFrom, stepTo, scale, stepAtt, null);
+        System.arraycopy(x, 0, out, 0, queries * dim);
+        Matmul.xwT(out, 0, stepAtt, 0, p.segment(), wo.offset(), queries, dim, width, true);
     }
 
     /**

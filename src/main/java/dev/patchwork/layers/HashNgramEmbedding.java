@@ -34,6 +34,9 @@ public final class HashNgramEmbedding {
     private int[] hashIds = new int[0];
     private float[] gathered = new float[0];
     private int rows;
+    // decoding steps
+    private final float[] stepRow;
+    private final int[] stepId = new int[1];
 
     public HashNgramEmbedding(ParameterLayout.Builder layout, String prefix, List<Integer> sizes, int functions,
                               int vocab, int dim) {
@@ -43,6 +46,7 @@ public final class HashNgramEmbedding {
         this.functions = functions;
         this.vocab = vocab;
         this.dim = dim;
+        stepRow = new float[dim];
         tables = new ParameterLayout.View[functions * this.sizes.length];
         for (int i = 0; i < tables.length; i++) tables[i] = layout.add(prefix + i + ".weight", vocab, dim);
     }
@@ -95,6 +99,19 @@ public final class HashNgramEmbedding {
             hashIds(ids, B, T, size(i), function(i), vocab, hashIds, i * rows);
             EmbeddingKernel.gather(p.segment(), tables[i].offset(), vocab, dim, hashIds, i * rows, rows, gathered, 0);
             VectorOps.addInPlace(out, 0, gathered, 0, rows * dim);
+        }
+    }
+
+    /**
+     * One position (a decoding step): {@code out[dim] += Σ_tables table[hash id]} for the n-grams ending at
+     * {@code ids[rowStart + t]}, ids before {@code rowStart} taken as 0 (as at the start of a row in {@link #forward}).
+     * Keeps nothing for a backward pass.
+     */
+    public void step(ParameterBuffer p, int[] ids, int rowStart, int t, float[] out) {
+        for (int i = 0; i < tables.length; i++) {
+            stepId[0] = (int) Math.floorMod(rawHash(ids, rowStart, t, size(i), PRIMES[function(i)]), (long) vocab);
+            EmbeddingKernel.gather(p.segment(), tables[i].offset(), vocab, dim, stepId, 0, 1, stepRow, 0);
+            VectorOps.addInPlace(out, 0, stepRow, 0, dim);
         }
     }
 

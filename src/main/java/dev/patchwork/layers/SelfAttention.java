@@ -92,17 +92,18 @@ public final class SelfAttention {
     /**
      * One decoding step: the token at position {@code pos} (input row {@code x[dim]}) attends the cached positions
      * {@code [keyFrom, pos]}; its key and value are stored in the cache. Writes {@code out[dim] (+)= attention}.
+     * {@code keyFrom} must never decrease from one step to the next (a window and EOS segments only move it forward).
      */
     public void step(ParameterBuffer p, float[] x, float[] out, int pos, int keyFrom, KvCache cache, boolean accumulate) {
-        if (pos >= cache.capacity()) throw new IllegalArgumentException("position " + pos + " is past the KV cache (" + cache.capacity() + ")");
+        int row = cache.rowFor(pos, keyFrom);
         ensure(1);
         Matmul.xwT(qkv, 0, x, 0, p.segment(), wq.offset(), 1, qkvWidth, dim, false);
         RopeKernel.apply(qkv, 0, qkvWidth, 1, heads + kvHeads, pos, rope, false); // q and k are adjacent heads
         int w = cache.width;
-        System.arraycopy(qkv, heads * hd, cache.keys, pos * w, w);
-        System.arraycopy(qkv, (heads + kvHeads) * hd, cache.values, pos * w, w);
+        System.arraycopy(qkv, heads * hd, cache.keys, row * w, w);
+        System.arraycopy(qkv, (heads + kvHeads) * hd, cache.values, row * w, w);
         var s = new AttentionKernel.Shape(1, heads, kvHeads, hd, 0, qkvWidth, 0, w, 0, w, 0, heads * hd);
-        int[] from = {keyFrom}, to = {pos + 1};
+        int[] from = {keyFrom - cache.base()}, to = {row + 1};
         AttentionKernel.decode(s, qkv, cache.keys, cache.values, from, to, scale, att, null);
         Matmul.xwT(out, 0, att, 0, p.segment(), wo.offset(), 1, dim, heads * hd, accumulate);
     }

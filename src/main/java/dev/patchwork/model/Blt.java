@@ -170,6 +170,104 @@ public final class Blt {
         encoder.backward(params, grads, decoder.dBytes(), dPatches);
     }
 
+    /**
+     * Incremental decoding with KV caches (spec §8) for a sequence of at most {@code capacity} ids; one instance per
+     * sequence. Which positions end patches is the caller's decision (the entropy model and the patcher's rule).
+     */
+    public Session newSession(int capacity) {
+        if (capacity < 1) throw new IllegalArgumentException("session capacity must be >= 1 id, got " + capacity);
+        return new Session(capacity);
+    }
+
+    /**
+     * The state of one sequence being decoded. Each {@link #step} feeds one id: the encoder's byte layers run on it
+     * (KV caches, sliding window, EOS segments); if the id ends its patch, that patch is pooled, cross-attended and
+     * fed to the global model, which therefore runs once per patch, with its own KV cache; the decoder's byte layers
+     * then run on the id, cross-attending the last patch closed so far, which is the patch the full forward pass
+     * gives this position ({@code g[pid(t+1) − 1]}, spec §5.6: the patch just before the one holding the next id).
+     * Fed the same ids with the same patch ends, the logits equal those of {@link #forward} at each position with
+     * the patches of the prefix plus the virtual next byte, up to float rounding.
+     */
+    public final class Session {
+        private final LocalEncoder.Cache enc;
+        private final GlobalTransformer.Cache glob;
+        private final LocalDecoder.Cache dec;
+        private final int capacity;
+        private int[] ids = new int[64];
+        private int pos;
+        private long encoderNanos, globalNanos, decoderNanos;
+
+        private Session(int capacity) {
+            this.capacity = Math.min(capacity, config.maxEncoderSeqLength());
+            enc = encoder.newCache(this.capacity);
+            glob = global.newCache(this.capacity);
+            dec = decoder.newCache(this.capacity);
+        }
+
+        /** Ids fed so far. */
+        public int position() {
+            return pos;
+        }
+
+        /** Ids the session can take: the capacity asked for, at most {@code max_encoder_seq_length}. */
+        public int capacity() {
+            return capacity;
+        }
+
+        /** Patches closed so far, i.e. steps of the global model. */
+        public int patches() {
+            return glob.position();
+        }
+
+        /** Time spent in the local encoder (byte layers, pooling, cross-attention), in nanoseconds. */
+        public long encoderNanos() {
+            return encoderNanos;
+        }
+
+        public long globalNanos() {
+            return globalNanos;
+        }
+
+        public long decoderNanos() {
+            return decoderNanos;
+        }
+
+        /**
+         * Feeds the id at the next position.
+         *
+         * @param endsPatch whether this id is the last of its patch (the next position starts a new one); the first id
+         *                  must be, since patch 0 is [BOS] alone
+         * @param logits    whether to compute the logits (the prompt's ids before the last need only their caches)
+         * @return the logits for the next id {@code [vocab]} (valid until the next step), or null unless asked
+         */
+        public float[] step(int id, boolean endsPatch, boolean logits) {
+            if (pos >= capacity) throw new IllegalStateException("context full (" + capacity + " ids); start a new session");
+            if (id < 0 || id >= config.vocabSize())
+                throw new IllegalArgumentException("id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            if (pos == 0 && !endsPatch)
+                throw new IllegalArgumentException("the first id must end its patch: patch 0 holds exactly one id (the BOS)");
+            if (pos == ids.length) ids = java.util.Arrays.copyOf(ids, 2 * ids.length);
+            ids[pos] = id;
+            long t0 = System.nanoTime();
+            float[] h = encoder.step(params, enc, ids, pos);
+            boolean eos = enc.openHoldsEos();
+            float[] patch = endsPatch ? encoder.closePatch(params, enc) : null;
+            long t1 = System.nanoTime();
+            encoderNanos += t1 - t0;
+            if (endsPatch) {
+                float[] g = global.step(params, glob, patch, eos);
+                long t2 = System.nanoTime();
+                globalNanos += t2 - t1;
+                t1 = t2;
+                decoder.setPatch(params, dec, g);
+            }
+            float[] out = decoder.step(params, dec, h, id, pos, logits);
+            decoderNanos += System.nanoTime() - t1;
+            pos++;
+            return out;
+        }
+    }
+
     // ---- intermediates of the last forward, for tests and debugging ----
 
     LocalEncoder encoder() {

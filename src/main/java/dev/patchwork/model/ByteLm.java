@@ -186,7 +186,9 @@ public final class ByteLm {
 
         private Session(int capacity) {
             caches = new KvCache[layers.length];
-            for (int i = 0; i < caches.length; i++) caches[i] = new KvCache(capacity, config.kvHeads(), config.headDimension());
+            int window = config.slidingWindow() == null ? 0 : config.slidingWindow();
+            for (int i = 0; i < caches.length; i++)
+                caches[i] = KvCache.sliding(capacity, window, config.kvHeads(), config.headDimension());
         }
 
         /** Positions consumed so far. */

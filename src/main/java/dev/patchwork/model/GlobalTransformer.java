@@ -1,6 +1,7 @@
 package dev.patchwork.model;
 
 import dev.patchwork.layers.AttentionMask;
+import dev.patchwork.layers.KvCache;
 import dev.patchwork.layers.Linear;
 import dev.patchwork.layers.TransformerBlock;
 import dev.patchwork.tensor.ParameterBuffer;
@@ -67,6 +68,53 @@ public final class GlobalTransformer {
         if (dInput.length < rows * inDim) dInput = new float[rows * inDim];
         projection.backward(p, g, input, d, dInput, rows, false);
         return dInput;
+    }
+
+    // ---- incremental decoding -------------------------------------------------------------------------------------
+
+    /** The global model's decoding state for one sequence: KV caches over patches and where the current block starts. */
+    final class Cache {
+        private final KvCache[] kv = new KvCache[layers.length];
+        private final float[] projected = new float[dim];
+        private final float[][] rows = new float[2][dim];
+        private int pos, segmentStart;
+
+        Cache(int capacity) {
+            for (int i = 0; i < layers.length; i++) kv[i] = new KvCache(capacity, config.globalKvHeads(), config.globalHeadDim());
+        }
+
+        /** Patches run so far. */
+        int position() {
+            return pos;
+        }
+    }
+
+    /** A cache for up to {@code capacity} patches (at most {@code max_seqlen}, the RoPE table's length). */
+    Cache newCache(int capacity) {
+        return new Cache(Math.min(capacity, config.maxSeqlen()));
+    }
+
+    /**
+     * One step for the next patch: {@code x[k·dim_local]} is its vector from the encoder; {@code holdsEos} whether one
+     * of its bytes is an EOS (with block_causal attention, later patches then no longer see it or anything before).
+     * Returns the patch's output {@code [dim_global]} (valid until the next step).
+     */
+    float[] step(ParameterBuffer p, Cache c, float[] x, boolean holdsEos) {
+        if (c.pos >= c.kv[0].capacity())
+            throw new IllegalArgumentException("patch " + c.pos + " is past the global model's context (" + c.kv[0].capacity() + " patches)");
+        float[] in = x;
+        if (projection != null) {
+            projection.forward(p, x, c.projected, 1);
+            in = c.projected;
+        }
+        for (int i = 0; i < layers.length; i++) {
+            float[] out = c.rows[i % 2]; // alternating, so a layer never writes its own input
+            layers[i].step(p, in, out, c.pos, c.segmentStart, c.kv[i]);
+            in = out;
+        }
+        if (holdsEos && config.globalEosSegments()) c.segmentStart = c.pos + 1;
+        c.pos++;
+        return in;
     }
 
     /** Reference initialisation ({@code BaseTransformer.init_weights}; projection σ = (k·dim_local)^-½). */

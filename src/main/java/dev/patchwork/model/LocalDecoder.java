@@ -2,6 +2,7 @@ package dev.patchwork.model;
 
 import dev.patchwork.layers.AttentionMask;
 import dev.patchwork.layers.CrossAttention;
+import dev.patchwork.layers.KvCache;
 import dev.patchwork.layers.Linear;
 import dev.patchwork.layers.RmsNorm;
 import dev.patchwork.layers.TransformerBlock;
@@ -148,6 +149,79 @@ public final class LocalDecoder {
 
     float[] dGlobal() {
         return dGlobal;
+    }
+
+    // ---- incremental decoding -------------------------------------------------------------------------------------
+
+    /**
+     * The decoder's decoding state for one sequence: the byte layers' KV caches, where the current EOS segment starts,
+     * and the cross-attention keys and values of the patch the next bytes read (projected once per patch).
+     */
+    final class Cache {
+        private final KvCache[] kv = new KvCache[layers.length];
+        private final float[][] patchKv = new float[crossAttn.length][];
+        private final float[] projected = new float[k * dim], ca = new float[dim], normedRow = new float[dim];
+        private final float[][] rows = new float[2][dim];
+        private final float[] logitsRow = new float[vocab];
+        private int segmentStart;
+        private boolean hasPatch;
+
+        Cache(int capacity) {
+            for (int i = 0; i < layers.length; i++)
+                kv[i] = KvCache.sliding(capacity, config.localWindow(), config.localKvHeads(config.nHeadsLocalDecoder()), config.decoderHeadDim());
+            for (int j = 0; j < crossAttn.length; j++) patchKv[j] = new float[k * crossAttn[j].projectedWidth()];
+        }
+    }
+
+    Cache newCache(int capacity) {
+        if (config.crossAttnWindowDecoder() != null && config.crossAttnWindowDecoder() != 1)
+            throw new IllegalArgumentException("cross_attn_window_decoder=" + config.crossAttnWindowDecoder()
+                    + " (bytes that also see earlier patches) is not supported by incremental generation; use --no-cache");
+        return new Cache(Math.min(capacity, config.maxEncoderSeqLength()));
+    }
+
+    /**
+     * Makes the global output {@code g[dim_global]} of a patch the one the next bytes cross-attend: projects it to k
+     * byte-width vectors and those to every cross-attention layer's keys and values.
+     */
+    void setPatch(ParameterBuffer p, Cache c, float[] g) {
+        float[] kvIn = g;
+        if (patchProjection != null) {
+            patchProjection.forward(p, g, c.projected, 1);
+            kvIn = c.projected;
+        }
+        for (int j = 0; j < crossAttn.length; j++) crossAttn[j].projectKeysValues(p, kvIn, k, c.patchKv[j]);
+        c.hasPatch = true;
+    }
+
+    /**
+     * One decoding step for the byte {@code id} at position {@code t}, from its encoder state {@code hEnc[dim]}:
+     * cross-attends the current patch ({@link #setPatch}) in the layers that have cross-attention, runs the byte
+     * layers, and returns the logits for the next id (valid until the next step), or null unless {@code logits}
+     * (prompt bytes before the last need only their KV cache entries).
+     */
+    float[] step(ParameterBuffer p, Cache c, float[] hEnc, int id, int t, boolean logits) {
+        if (!c.hasPatch) throw new IllegalStateException("the decoder has no patch to attend yet");
+        int window = config.localWindow();
+        int keyFrom = window > 0 ? Math.max(c.segmentStart, t - window + 1) : c.segmentStart;
+        float[] h = hEnc;
+        for (int i = 0; i < layers.length; i++) {
+            float[] a = c.rows[0], b = c.rows[1];
+            if (i < crossAttn.length) {
+                crossAttn[i].step(p, h, 1, c.patchKv[i], k, c.ca);
+                float[] sum = h == a ? b : a;
+                VectorOps.add(h, 0, c.ca, 0, sum, 0, dim); // the caller's residual
+                h = sum;
+            }
+            float[] out = h == a ? b : a;
+            layers[i].step(p, h, out, t, keyFrom, c.kv[i]);
+            h = out;
+        }
+        if (id == config.eosId()) c.segmentStart = t + 1; // EOS closes its segment
+        if (!logits) return null;
+        norm.forward(p, h, c.normedRow, 1);
+        output.forward(p, c.normedRow, c.logitsRow, 1);
+        return c.logitsRow;
     }
 
     /** Reference initialisation: output σ = dim^-½, patch projection σ = dim_global^-½, norms 1. */

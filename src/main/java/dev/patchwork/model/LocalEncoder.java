@@ -4,6 +4,7 @@ import dev.patchwork.layers.AttentionMask;
 import dev.patchwork.layers.CrossAttention;
 import dev.patchwork.layers.Embedding;
 import dev.patchwork.layers.HashNgramEmbedding;
+import dev.patchwork.layers.KvCache;
 import dev.patchwork.layers.Linear;
 import dev.patchwork.layers.PatchMaxPool;
 import dev.patchwork.layers.TransformerBlock;
@@ -168,6 +169,95 @@ public final class LocalEncoder {
         }
         tokEmbeddings.backward(g, ids, 0, rows, d);
         if (hash != null) hash.backward(g, d);
+    }
+
+    // ---- incremental decoding -------------------------------------------------------------------------------------
+
+    /**
+     * The encoder's decoding state for one sequence: the byte layers' KV caches, where the current EOS segment starts,
+     * and every layer's byte states of the open patch (the bytes since the last closed patch), which pooling and the
+     * cross-attention read when the patch closes.
+     */
+    final class Cache {
+        private final KvCache[] kv = new KvCache[layers.length];
+        private final float[] x = new float[dim], pooled = new float[dim], queries0 = new float[k * dim], ca = new float[k * dim];
+        private final float[][] rows = new float[2][dim], patch = new float[2][k * dim];
+        private float[][] open = new float[layers.length][8 * dim];
+        private float[] projected = new float[0];
+        private int openBytes, segmentStart;
+        private boolean openHoldsEos;
+
+        Cache(int capacity) {
+            for (int i = 0; i < layers.length; i++)
+                kv[i] = KvCache.sliding(capacity, config.localWindow(), config.localKvHeads(config.nHeadsLocalEncoder()), config.encoderHeadDim());
+        }
+
+        /** Whether a byte of the open patch is an EOS (the global model's attention then stops after this patch). */
+        boolean openHoldsEos() {
+            return openHoldsEos;
+        }
+    }
+
+    Cache newCache(int capacity) {
+        if (config.crossAttnWindowEncoder() != null && config.crossAttnWindowEncoder() != 1)
+            throw new IllegalArgumentException("cross_attn_window_encoder=" + config.crossAttnWindowEncoder()
+                    + " (patches that also see earlier patches' bytes) is not supported by incremental generation; use --no-cache");
+        return new Cache(Math.min(capacity, config.maxEncoderSeqLength()));
+    }
+
+    /**
+     * One decoding step: runs the byte at position {@code t} of {@code ids} (the sequence so far, from its start)
+     * through the embeddings and byte layers, and adds it to the open patch. Returns its last-layer state
+     * {@code [dim]} (the decoder's input; valid until the next step).
+     */
+    float[] step(ParameterBuffer p, Cache c, int[] ids, int t) {
+        tokEmbeddings.forward(p, ids, t, 1, c.x);
+        if (hash != null) hash.step(p, ids, 0, t, c.x);
+        int window = config.localWindow();
+        int keyFrom = window > 0 ? Math.max(c.segmentStart, t - window + 1) : c.segmentStart;
+        if (c.open[0].length < (c.openBytes + 1) * dim)
+            for (int i = 0; i < layers.length; i++) c.open[i] = Arrays.copyOf(c.open[i], 2 * c.open[i].length);
+        float[] in = c.x;
+        for (int i = 0; i < layers.length; i++) {
+            float[] out = c.rows[i % 2]; // alternating, so a layer never writes its own input
+            layers[i].step(p, in, out, t, keyFrom, c.kv[i]);
+            System.arraycopy(out, 0, c.open[i], c.openBytes * dim, dim);
+            in = out;
+        }
+        c.openBytes++;
+        if (ids[t] == config.eosId()) {
+            c.segmentStart = t + 1; // EOS closes its segment
+            c.openHoldsEos = true;
+        }
+        return in;
+    }
+
+    /**
+     * Closes the open patch: max-pools its bytes, projects them to the k queries and runs the cross-attention(s) over
+     * its bytes, exactly as {@link #forward} does for a complete patch. Returns the patch vector {@code [k·dim]} (the
+     * global model's input; valid until the next close) and empties the open patch.
+     */
+    float[] closePatch(ParameterBuffer p, Cache c) {
+        int bytes = c.openBytes;
+        if (bytes == 0) throw new IllegalStateException("no byte in the open patch");
+        float[] first = c.open[layerOf(0)];
+        System.arraycopy(first, 0, c.pooled, 0, dim);
+        for (int r = 1; r < bytes; r++)
+            for (int d = 0; d < dim; d++) c.pooled[d] = Math.max(c.pooled[d], first[r * dim + d]);
+        patchProjection.forward(p, c.pooled, c.queries0, 1);
+        float[] patch = c.queries0;
+        for (int j = 0; j < crossAttn.length; j++) {
+            int width = crossAttn[j].projectedWidth();
+            if (c.projected.length < bytes * width) c.projected = new float[bytes * width];
+            crossAttn[j].projectKeysValues(p, c.open[layerOf(j)], bytes, c.projected);
+            float[] next = patch == c.patch[0] ? c.patch[1] : c.patch[0];
+            crossAttn[j].step(p, patch, k, c.projected, bytes, c.ca);
+            VectorOps.add(patch, 0, c.ca, 0, next, 0, k * dim); // the caller's residual
+            patch = next;
+        }
+        c.openBytes = 0;
+        c.openHoldsEos = false;
+        return patch;
     }
 
     /** Reference initialisation (spec §7; {@code LocalModelBase.init_weights} and the hash tables of {@code Blt}). */

@@ -2,6 +2,7 @@ package dev.patchwork.patch;
 
 import dev.patchwork.tensor.Parallel;
 import dev.patchwork.tensor.Simd;
+import dev.patchwork.tensor.VectorMath;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -12,9 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  * compare entropies with a threshold, and a sum of 260 float terms could move a value near it by 1e-6.
  *
  * <p>With {@code d = logit − max}, {@code e = exp(d)}, {@code z = Σ e}: {@code p = e/z} and {@code ln p = d − ln z}, so
- * {@code H = ln z − (Σ e·d)/z}, one pass over the row after the maximum. The vector version converts each float
- * vector into two double vectors and uses the Vector API's {@code EXP}; it sums in another order than the scalar twin,
- * so the two agree to double rounding (far below float resolution).
+ * {@code H = ln z − (Σ e·d)/z}, one pass over the row after the maximum. The vector version takes exponentials in
+ * float ({@link VectorMath#exp}, within 2 ulp) and sums them in double; it agrees with the scalar twin (double
+ * {@code Math.exp}) to about 1e-7 relative.
  */
 final class LogitEntropy {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -56,29 +57,37 @@ final class LogitEntropy {
     }
 
     static float entropyVector(float[] logits, int offset, int vocab) {
-        double max = max(logits, offset, vocab);
-        // Two accumulators per sum (one per half of each float vector); the exponential limits the loop, not the adds.
+        float max = max(logits, offset, vocab);
+        // exp in float with VectorMath.exp (the EXP intrinsic rounds differently from its interpreted fallback, which
+        // would make entropies, and so patch boundaries, depend on JIT timing); sums in double, two per sum (one per
+        // half of each float vector), reduced lane by lane in a fixed order for the same reason.
         DoubleVector z0 = DoubleVector.zero(D), z1 = z0, s0 = z0, s1 = z0;
         int v = 0;
         for (int bound = F.loopBound(vocab); v < bound; v += LANES) {
-            FloatVector x = FloatVector.fromArray(F, logits, offset + v);
-            DoubleVector d0 = ((DoubleVector) x.convert(VectorOperators.F2D, 0)).sub(max);
-            DoubleVector d1 = ((DoubleVector) x.convert(VectorOperators.F2D, 1)).sub(max);
-            DoubleVector e0 = d0.lanewise(VectorOperators.EXP), e1 = d1.lanewise(VectorOperators.EXP);
+            FloatVector d = FloatVector.fromArray(F, logits, offset + v).sub(max);
+            FloatVector e = VectorMath.exp(d);
+            DoubleVector d0 = (DoubleVector) d.convert(VectorOperators.F2D, 0), d1 = (DoubleVector) d.convert(VectorOperators.F2D, 1);
+            DoubleVector e0 = (DoubleVector) e.convert(VectorOperators.F2D, 0), e1 = (DoubleVector) e.convert(VectorOperators.F2D, 1);
             z0 = z0.add(e0);
             z1 = z1.add(e1);
             s0 = e0.fma(d0, s0);
             s1 = e1.fma(d1, s1);
         }
-        double z = z0.add(z1).reduceLanes(VectorOperators.ADD);
-        double s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        double z = inOrder(z0.add(z1)), s = inOrder(s0.add(s1));
         for (; v < vocab; v++) {
-            double d = logits[offset + v] - max;
-            double e = Math.exp(d);
+            float d = logits[offset + v] - max;
+            double e = VectorMath.expScalar(d);
             z += e;
             s += e * d;
         }
         return (float) (Math.log(z) - s / z);
+    }
+
+    /** Σ lanes, first to last. */
+    private static double inOrder(DoubleVector v) {
+        double sum = 0;
+        for (int i = 0; i < v.length(); i++) sum += v.lane(i);
+        return sum;
     }
 
     private static float max(float[] x, int offset, int n) {

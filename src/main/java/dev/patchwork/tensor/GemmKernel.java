@@ -37,8 +37,8 @@ final class GemmKernel {
     static void multiply(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
                          float[] c, int cOff, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(F);
-        int o0 = cOff + 0 * ldc;
-        int o1 = cOff + 1 * ldc;
+        int o0 = cOff;
+        int o1 = cOff + ldc;
         int o2 = cOff + 2 * ldc;
         int o3 = cOff + 3 * ldc;
         int o4 = cOff + 4 * ldc;
@@ -101,8 +101,8 @@ final class GemmKernel {
     static void multiplyHalf(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
                              float[] c, int cOff, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(F);
-        int o0 = cOff + 0 * ldc;
-        int o1 = cOff + 1 * ldc;
+        int o0 = cOff;
+        int o1 = cOff + ldc;
         int o2 = cOff + 2 * ldc;
         int o3 = cOff + 3 * ldc;
         int o4 = cOff + 4 * ldc;

@@ -204,7 +204,9 @@ class PatchCommandTest {
         assertOneLineError(run("patch", "--entropies", tmp.resolve("missing.json").toString(), "--threshold", "1"), "entropies file not found");
         assertOneLineError(run("patch", "--entropies", ok.toString(), "--threshold", "-1"), "--threshold must be >= 0");
         assertOneLineError(run("patch", "--entropies", ok.toString()), "missing threshold");
-        assertOneLineError(run("patch", "--entropy-model", model.toString(), "--text", "abc"), "missing threshold");
+        Path plain = Files.createDirectories(tmp.resolve("plain")); // no train_args.json here nor in its parent
+        for (String f : new String[]{"config.json", "model.safetensors"}) Files.copy(model.resolve(f), plain.resolve(f));
+        assertOneLineError(run("patch", "--entropy-model", plain.toString(), "--text", "abc"), "missing threshold");
         Path odd = Files.createDirectories(tmp.resolve("odd"));
         for (String f : new String[]{"config.json", "model.safetensors"}) Files.copy(model.resolve(f), odd.resolve(f));
         write(odd, "train_args.json", "{\"data\": {\"patcher_args\": {\"threshold\": -2}}}");

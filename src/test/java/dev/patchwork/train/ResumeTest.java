@@ -56,15 +56,15 @@ class ResumeTest {
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
 
         ByteCorpus c1 = ByteCorpus.open(CorpusSource.of(data), tmp.resolve("cache"), (d, b, f) -> {});
-        ByteLmTrainer.Result a = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), full, quiet, StopSignal.manual()).run();
+        Trainer.Result a = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), full, quiet, StopSignal.manual()).run();
         assertEquals(8, a.steps());
         assertFalse(a.interrupted());
 
         StopSignal stop = StopSignal.manual();
-        ByteLmTrainer.Result b1 = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), split, stopAfter(stop, 3), stop).run();
+        Trainer.Result b1 = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), split, stopAfter(stop, 3), stop).run();
         assertTrue(b1.interrupted());
         assertEquals(3, b1.steps());
-        ByteLmTrainer.Result b2 = ByteLmTrainer.resume(p -> ByteCorpus.open(CorpusSource.of(Path.of(p)), tmp.resolve("cache"),
+        Trainer.Result b2 = ByteLmTrainer.resume(p -> ByteCorpus.open(CorpusSource.of(Path.of(p)), tmp.resolve("cache"),
                 (d, b, f) -> {}), split, quiet, StopSignal.manual()).run();
         assertEquals(8, b2.steps());
 

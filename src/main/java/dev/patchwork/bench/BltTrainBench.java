@@ -1,0 +1,99 @@
+package dev.patchwork.bench;
+
+import dev.patchwork.data.BltBatch;
+import dev.patchwork.data.PackedSequence;
+import dev.patchwork.eval.FlopAccounting;
+import dev.patchwork.model.Blt;
+import dev.patchwork.model.BltConfig;
+import dev.patchwork.tensor.Parallel;
+import dev.patchwork.tensor.ParameterBuffer;
+import dev.patchwork.tensor.Simd;
+import dev.patchwork.train.AdamW;
+import dev.patchwork.train.GradientClipping;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Times full training steps (forward, loss, backward, clipping, AdamW) of a BLT on random text-like bytes cut into
+ * random patches of a given mean size, packed as in training, and reports bytes per second, model FLOP/s by the BLT
+ * paper's accounting ({@link FlopAccounting}: 3 × the inference FLOPs per byte) and MFU against the machine's measured
+ * FMA peak. The accounting leaves out the patch projections and hash embeddings, so MFU slightly understates the work.
+ */
+public final class BltTrainBench {
+    private BltTrainBench() {}
+
+    /**
+     * @param seqLen    patches per row
+     * @param patchSize mean patch length (patch lengths are drawn uniformly from 1 … 2·patchSize − 1)
+     */
+    public static Map<String, Object> run(BltConfig config, int batch, int seqLen, double patchSize, int warmupSteps, int steps) {
+        if (!(patchSize >= 1)) throw new IllegalArgumentException("the mean patch size must be >= 1, got " + patchSize);
+        Blt model = Blt.initialise(config);
+        ParameterBuffer grads = ParameterBuffer.allocate(model.layout());
+        AdamW opt = new AdamW(model.layout(), 0.9, 0.95, 1e-8, 0.1);
+        BltBatch b = randomBatch(batch, seqLen, patchSize, config.maxEncoderSeqLength(), new SplittableRandom(1));
+        long patches = 0;
+        for (int[] l : b.lengths()) patches += l.length;
+        double[] times = new double[steps];
+        for (int s = -warmupSteps; s < steps; s++) {
+            long t0 = System.nanoTime();
+            grads.zero();
+            model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
+            model.loss(b.y(), null, true);
+            model.backward(grads);
+            GradientClipping.clip(grads, 1.0);
+            opt.step(model.parameters(), grads, 1e-4);
+            if (s >= 0) times[s] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(times);
+        double median = times[steps / 2];
+        double bytesPerSecond = b.targets() / median;
+        double meanPatch = (b.targets() + (double) batch) / patches, context = (double) b.targets() / batch;
+        double flopsPerByte = FlopAccounting.train(FlopAccounting.bltPerByte(config, context, meanPatch));
+        double gflops = flopsPerByte * bytesPerSecond / 1e9;
+        FmaPeak.Result peak = FmaPeak.measure(20_000_000L, 3);
+        long hash = 0;
+        for (var v : model.layout().views()) if (v.name().startsWith("encoder_hash_tok_embedding.")) hash += v.size();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("benchmark", "train");
+        m.put("model", "blt");
+        m.put("kernels", Simd.SCALAR ? "scalar" : "vector" + Simd.F.vectorBitSize());
+        m.put("threads", Parallel.threads());
+        m.put("parameters", model.layout().parameterCount());
+        m.put("hash_parameters", hash);
+        m.put("batch_size", batch);
+        m.put("seq_len_patches", seqLen);
+        m.put("bytes_per_row", context);
+        m.put("mean_patch_size", meanPatch);
+        m.put("steps_timed", steps);
+        m.put("median_step_ms", median * 1e3);
+        m.put("bytes_per_s", bytesPerSecond);
+        m.put("train_flops_per_byte", flopsPerByte);
+        m.put("model_gflops", gflops);
+        m.put("fma_peak_gflops", peak.totalGflops());
+        m.put("mfu", gflops / peak.totalGflops());
+        return m;
+    }
+
+    /** Rows of {@code seqLen} random patches (the first holding one byte) over printable ASCII, packed as in training. */
+    static BltBatch randomBatch(int batch, int seqLen, double patchSize, int maxInputs, SplittableRandom r) {
+        int spread = (int) Math.round(2 * patchSize - 1);
+        List<PackedSequence> rows = new ArrayList<>(batch);
+        for (int b = 0; b < batch; b++) {
+            int[] lengths = new int[seqLen];
+            lengths[0] = 1;
+            int total = 1;
+            for (int p = 1; p < seqLen; p++) total += lengths[p] = 1 + r.nextInt(Math.max(1, spread));
+            int[] tokens = new int[total];
+            tokens[0] = 1; // BOS
+            for (int i = 1; i < total; i++) tokens[i] = 4 + 32 + r.nextInt(95);
+            rows.add(PackedSequence.reference(tokens, lengths, maxInputs));
+        }
+        return BltBatch.of(rows);
+    }
+}

@@ -1,0 +1,71 @@
+package dev.patchwork.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.patchwork.io.Checkpoint;
+import dev.patchwork.util.Json;
+import dev.patchwork.util.PatchworkException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A BLT on disk, in the reference's hub layout (which a Patchwork BLT run's {@code checkpoint/} also has):
+ * <pre>
+ *   config.json        {"args": ByteLatentTransformerArgs}
+ *   model.safetensors  the BLT's weights (reference tensor names)
+ *   train_args.json    the reference's TrainArgs; data.patcher_args are the patching settings
+ *   entropy_model/     the entropy model (a byte LM: config.json + model.safetensors), when patching uses entropies
+ * </pre>
+ */
+public final class BltCheckpoint {
+    public static final String ENTROPY_MODEL_DIR = "entropy_model";
+    public static final String TRAIN_ARGS_FILE = "train_args.json";
+
+    private BltCheckpoint() {}
+
+    /** Loads the BLT of a run or hub directory; every problem is a one-line error. */
+    public static Blt load(Path dir) {
+        Path ckpt = ModelDirectory.resolve(dir);
+        Path configFile = ckpt.resolve(Checkpoint.CONFIG_FILE);
+        Blt model = Blt.uninitialised(BltConfig.fromJson(Json.readTree(configFile), configFile.toString()));
+        Checkpoint.loadModel(ckpt, model.parameters());
+        return model;
+    }
+
+    /** The entropy model's directory, if the checkpoint has one. */
+    public static Optional<Path> entropyModel(Path dir) {
+        Path e = ModelDirectory.resolve(dir).resolve(ENTROPY_MODEL_DIR);
+        return Files.isRegularFile(e.resolve(Checkpoint.CONFIG_FILE)) ? Optional.of(e) : Optional.empty();
+    }
+
+    /**
+     * The patching settings with the reference's {@code PatcherArgs} names: {@code data.patcher_args} of
+     * train_args.json, or, without that file, the model config's own patching fields ({@code patching_mode},
+     * {@code patching_threshold}, ...).
+     */
+    public static JsonNode patcherArgs(Path dir) {
+        Path ckpt = ModelDirectory.resolve(dir);
+        Path trainArgs = ckpt.resolve(TRAIN_ARGS_FILE);
+        if (Files.isRegularFile(trainArgs)) {
+            JsonNode args = Json.readTree(trainArgs).path("data").path("patcher_args");
+            if (!args.isObject()) throw new PatchworkException(trainArgs + " has no data.patcher_args object");
+            return args;
+        }
+        Path configFile = ckpt.resolve(Checkpoint.CONFIG_FILE);
+        return patcherArgs(BltConfig.fromJson(Json.readTree(configFile), configFile.toString()));
+    }
+
+    /** The patching fields of a model config, with the {@code PatcherArgs} names. */
+    public static ObjectNode patcherArgs(BltConfig c) {
+        ObjectNode n = Json.MAPPER.createObjectNode();
+        n.put("patching_mode", c.patchingMode());
+        n.put("threshold", c.patchingThreshold());
+        n.put("threshold_add", c.patchingThresholdAdd());
+        n.put("monotonicity", c.monotonicity());
+        n.put("max_patch_length", c.maxPatchLength());
+        if (c.patchSize() != null) n.put("patch_size", c.patchSize());
+        return n;
+    }
+}

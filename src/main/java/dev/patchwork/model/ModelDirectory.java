@@ -1,0 +1,128 @@
+package dev.patchwork.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.patchwork.io.Checkpoint;
+import dev.patchwork.util.Json;
+import dev.patchwork.util.PatchworkException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A model on disk and which kind it is: the one place that tells a byte LM from a BLT.
+ *
+ * <p>{@code dir} is a checkpoint directory ({@code config.json} + {@code model.safetensors}) or a Patchwork run
+ * directory, whose latest checkpoint is in {@code checkpoint/}. The kind comes from {@code config.json}
+ * ({@code {"args": ...}} or bare): a BLT config has the latent transformer's fields ({@code dim_global},
+ * {@code n_layers_global}), a byte LM's has {@code dim}, {@code n_layers}, ... but none of those.
+ *
+ * <p>A BLT directory has the reference's hub layout (the Patchwork BLT run's checkpoint has the same):
+ * <pre>
+ *   config.json          {"args": BLT config}
+ *   model.safetensors    the BLT's weights, reference names
+ *   train_args.json      optional: the training arguments; data.patcher_args holds the patcher settings
+ *   entropy_model/       the entropy model: config.json + model.safetensors (a byte LM)
+ * </pre>
+ * {@code train_args.json} is looked for in the checkpoint directory, then in its parent (a run directory).
+ */
+public record ModelDirectory(Path checkpoint, Kind kind) {
+    /** What a model directory holds. */
+    public enum Kind {
+        BYTE_LM("byte LM"), BLT("BLT");
+
+        private final String description;
+
+        Kind(String description) {
+            this.description = description;
+        }
+
+        public String description() {
+            return description;
+        }
+    }
+
+    /** Subdirectory of a BLT directory that holds its entropy model. */
+    public static final String ENTROPY_MODEL_DIR = "entropy_model";
+    /** The reference's training arguments, written next to a hub BLT ({@code hf.py} copies {@code params.json}). */
+    public static final String TRAIN_ARGS_FILE = "train_args.json";
+
+    /** Finds the checkpoint {@code dir} names (itself or its {@code checkpoint/}) and reads its kind. */
+    public static ModelDirectory of(Path dir) {
+        Path ckpt = ByteLmCheckpoint.resolve(dir);
+        Path config = ckpt.resolve(Checkpoint.CONFIG_FILE);
+        return new ModelDirectory(ckpt, kindOf(Json.readTree(config)));
+    }
+
+    /** The checkpoint directory {@code dir} names: itself, or a run's {@code checkpoint/}. */
+    public static Path resolve(Path dir) {
+        return ByteLmCheckpoint.resolve(dir);
+    }
+
+    /** The kind of the model in {@code dir} (a run directory or a checkpoint directory), from its config.json. */
+    public static Kind kindOf(Path dir) {
+        return of(dir).kind();
+    }
+
+    /** The kind of model a {@code config.json} describes (its {@code "args"} object, or the bare object). */
+    public static Kind kindOf(JsonNode config) {
+        JsonNode args = config.has("args") && config.size() == 1 ? config.get("args") : config;
+        return args.has("dim_global") || args.has("n_layers_global") ? Kind.BLT : Kind.BYTE_LM;
+    }
+
+    private Path config() {
+        return checkpoint.resolve(Checkpoint.CONFIG_FILE);
+    }
+
+    private void require(Kind wanted) {
+        if (kind != wanted)
+            throw new PatchworkException(checkpoint + " holds a " + kind.description() + ", not a " + wanted.description());
+    }
+
+    public ByteLm loadByteLm() {
+        require(Kind.BYTE_LM);
+        return ByteLmCheckpoint.load(checkpoint);
+    }
+
+    public BltConfig bltConfig() {
+        require(Kind.BLT);
+        return BltConfig.read(config());
+    }
+
+    /** Loads the BLT; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
+    public Blt loadBlt() {
+        Blt model = Blt.uninitialised(bltConfig());
+        Checkpoint.loadModel(checkpoint, model.parameters());
+        return model;
+    }
+
+    /** The BLT's entropy model directory, {@code entropy_model/}, if it has one. */
+    public Optional<Path> entropyModelDir() {
+        Path d = checkpoint.resolve(ENTROPY_MODEL_DIR);
+        return Files.exists(d.resolve(Checkpoint.CONFIG_FILE)) ? Optional.of(d) : Optional.empty();
+    }
+
+    /** Loads the BLT's entropy model (a byte LM in {@code entropy_model/}). */
+    public ByteLm loadEntropyModel() {
+        require(Kind.BLT);
+        Path d = entropyModelDir().orElseThrow(() -> new PatchworkException(checkpoint + " has no " + ENTROPY_MODEL_DIR
+                + "/ (config.json + model.safetensors of the entropy model), which entropy patching needs"));
+        try {
+            return ByteLmCheckpoint.load(d);
+        } catch (PatchworkException | IllegalArgumentException e) {
+            throw new PatchworkException(d + " is not a byte LM entropy model: " + e.getMessage());
+        }
+    }
+
+    /** {@code train_args.json} in the checkpoint directory or its parent, if there is one. */
+    public Optional<Path> trainArgs() {
+        for (Path d : new Path[]{checkpoint, checkpoint.toAbsolutePath().getParent()})
+            if (d != null && Files.exists(d.resolve(TRAIN_ARGS_FILE))) return Optional.of(d.resolve(TRAIN_ARGS_FILE));
+        return Optional.empty();
+    }
+
+    /** {@code data.patcher_args} of {@link #trainArgs()}, if both exist (the reference's {@code PatcherArgs}). */
+    public Optional<JsonNode> patcherArgs() {
+        return trainArgs().map(Json::readTree).map(t -> t.path("data").path("patcher_args")).filter(JsonNode::isObject);
+    }
+}
