@@ -2,7 +2,7 @@ package dev.patchwork.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.patchwork.io.Checkpoint;
+import dev.patchwork.io.ConsolidatedCheckpoint;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
@@ -18,6 +18,8 @@ import java.util.Optional;
  *   train_args.json    the reference's TrainArgs; data.patcher_args are the patching settings
  *   entropy_model/     the entropy model (a byte LM: config.json + model.safetensors), when patching uses entropies
  * </pre>
+ * or the reference's consolidated layout ({@code params.json} + {@code consolidated.pth}, see {@link ModelDirectory}),
+ * whose params.json plays the part of train_args.json.
  */
 public final class BltCheckpoint {
     public static final String ENTROPY_MODEL_DIR = "entropy_model";
@@ -28,16 +30,15 @@ public final class BltCheckpoint {
     /** Loads the BLT of a run or hub directory; every problem is a one-line error. */
     public static Blt load(Path dir) {
         Path ckpt = ModelDirectory.resolve(dir);
-        Path configFile = ckpt.resolve(Checkpoint.CONFIG_FILE);
-        Blt model = Blt.uninitialised(BltConfig.fromJson(Json.readTree(configFile), configFile.toString()));
-        Checkpoint.loadModel(ckpt, model.parameters());
+        Blt model = Blt.uninitialised(BltConfig.fromJson(ModelDirectory.readConfig(ckpt), ModelDirectory.configName(ckpt)));
+        ModelDirectory.loadWeights(ckpt, model.parameters());
         return model;
     }
 
     /** The entropy model's directory, if the checkpoint has one. */
     public static Optional<Path> entropyModel(Path dir) {
         Path e = ModelDirectory.resolve(dir).resolve(ENTROPY_MODEL_DIR);
-        return Files.isRegularFile(e.resolve(Checkpoint.CONFIG_FILE)) ? Optional.of(e) : Optional.empty();
+        return ModelDirectory.holdsModel(e) ? Optional.of(e) : Optional.empty();
     }
 
     /**
@@ -48,13 +49,14 @@ public final class BltCheckpoint {
     public static JsonNode patcherArgs(Path dir) {
         Path ckpt = ModelDirectory.resolve(dir);
         Path trainArgs = ckpt.resolve(TRAIN_ARGS_FILE);
+        if (!Files.isRegularFile(trainArgs) && ConsolidatedCheckpoint.isConsolidated(ckpt))
+            trainArgs = ckpt.resolve(ConsolidatedCheckpoint.PARAMS_FILE);
         if (Files.isRegularFile(trainArgs)) {
             JsonNode args = Json.readTree(trainArgs).path("data").path("patcher_args");
             if (!args.isObject()) throw new PatchworkException(trainArgs + " has no data.patcher_args object");
             return args;
         }
-        Path configFile = ckpt.resolve(Checkpoint.CONFIG_FILE);
-        return patcherArgs(BltConfig.fromJson(Json.readTree(configFile), configFile.toString()));
+        return patcherArgs(BltConfig.fromJson(ModelDirectory.readConfig(ckpt), ModelDirectory.configName(ckpt)));
     }
 
     /** The patching fields of a model config, with the {@code PatcherArgs} names. */

@@ -2,6 +2,8 @@ package dev.patchwork.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.io.Checkpoint;
+import dev.patchwork.io.ConsolidatedCheckpoint;
+import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
@@ -25,6 +27,12 @@ import java.util.Optional;
  *   entropy_model/       the entropy model: config.json + model.safetensors (a byte LM)
  * </pre>
  * {@code train_args.json} is looked for in the checkpoint directory, then in its parent (a run directory).
+ *
+ * <p>Any of these directories may instead have the reference's consolidated layout ({@link ConsolidatedCheckpoint}:
+ * {@code params.json} + {@code consolidated.pth}, as its training writes): the config is then the model arguments
+ * of {@code params.json} ({@code entropy_model} for an entropy-model run, else {@code model}), the weights come from
+ * {@code consolidated.pth}, and {@code params.json} is also the training arguments. When a directory has both
+ * layouts, the hub files win.
  */
 public record ModelDirectory(Path checkpoint, Kind kind) {
     /** What a model directory holds. */
@@ -50,8 +58,33 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     /** Finds the checkpoint {@code dir} names (itself or its {@code checkpoint/}) and reads its kind. */
     public static ModelDirectory of(Path dir) {
         Path ckpt = ByteLmCheckpoint.resolve(dir);
-        Path config = ckpt.resolve(Checkpoint.CONFIG_FILE);
-        return new ModelDirectory(ckpt, kindOf(Json.readTree(config)));
+        return new ModelDirectory(ckpt, kindOf(readConfig(ckpt)));
+    }
+
+    /** Whether {@code dir} holds a model itself: a {@code config.json}, or the consolidated layout. */
+    public static boolean holdsModel(Path dir) {
+        return Files.exists(dir.resolve(Checkpoint.CONFIG_FILE)) || ConsolidatedCheckpoint.isConsolidated(dir);
+    }
+
+    /**
+     * The model config of a checkpoint directory in the hub form {@code {"args": ...}} (or bare, as config.json has
+     * it): config.json, or the model arguments of a consolidated directory's params.json.
+     */
+    public static JsonNode readConfig(Path checkpoint) {
+        if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) return Json.readTree(checkpoint.resolve(Checkpoint.CONFIG_FILE));
+        return ConsolidatedCheckpoint.read(checkpoint).hubConfig();
+    }
+
+    /** Where {@link #readConfig} reads from, for messages ({@code dir/config.json} or {@code dir/params.json model}). */
+    public static String configName(Path checkpoint) {
+        if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) return checkpoint.resolve(Checkpoint.CONFIG_FILE).toString();
+        return checkpoint.resolve(ConsolidatedCheckpoint.PARAMS_FILE) + " " + ConsolidatedCheckpoint.read(checkpoint).modelArgsKey();
+    }
+
+    /** Loads a checkpoint directory's weights (model.safetensors, or consolidated.pth) into {@code params}. */
+    public static void loadWeights(Path checkpoint, ParameterBuffer params) {
+        if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) Checkpoint.loadModel(checkpoint, params);
+        else ConsolidatedCheckpoint.read(checkpoint).loadInto(params);
     }
 
     /** The checkpoint directory {@code dir} names: itself, or a run's {@code checkpoint/}. */
@@ -70,10 +103,6 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
         return args.has("dim_global") || args.has("n_layers_global") ? Kind.BLT : Kind.BYTE_LM;
     }
 
-    private Path config() {
-        return checkpoint.resolve(Checkpoint.CONFIG_FILE);
-    }
-
     private void require(Kind wanted) {
         if (kind != wanted)
             throw new PatchworkException(checkpoint + " holds a " + kind.description() + ", not a " + wanted.description());
@@ -86,27 +115,27 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
 
     public BltConfig bltConfig() {
         require(Kind.BLT);
-        return BltConfig.read(config());
+        return BltConfig.fromJson(readConfig(checkpoint), configName(checkpoint));
     }
 
     /** Loads the BLT; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
     public Blt loadBlt() {
         Blt model = Blt.uninitialised(bltConfig());
-        Checkpoint.loadModel(checkpoint, model.parameters());
+        loadWeights(checkpoint, model.parameters());
         return model;
     }
 
     /** The BLT's entropy model directory, {@code entropy_model/}, if it has one. */
     public Optional<Path> entropyModelDir() {
         Path d = checkpoint.resolve(ENTROPY_MODEL_DIR);
-        return Files.exists(d.resolve(Checkpoint.CONFIG_FILE)) ? Optional.of(d) : Optional.empty();
+        return holdsModel(d) ? Optional.of(d) : Optional.empty();
     }
 
     /** Loads the BLT's entropy model (a byte LM in {@code entropy_model/}). */
     public ByteLm loadEntropyModel() {
         require(Kind.BLT);
         Path d = entropyModelDir().orElseThrow(() -> new PatchworkException(checkpoint + " has no " + ENTROPY_MODEL_DIR
-                + "/ (config.json + model.safetensors of the entropy model), which entropy patching needs"));
+                + "/ (config.json + model.safetensors, or params.json + consolidated.pth, of the entropy model), which entropy patching needs"));
         try {
             return ByteLmCheckpoint.load(d);
         } catch (PatchworkException | IllegalArgumentException e) {
@@ -114,11 +143,15 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
         }
     }
 
-    /** {@code train_args.json} in the checkpoint directory or its parent, if there is one. */
+    /**
+     * The training arguments, if there are any: {@code train_args.json} in the checkpoint directory, the
+     * {@code params.json} of a consolidated checkpoint, or {@code train_args.json} in the parent directory.
+     */
     public Optional<Path> trainArgs() {
-        for (Path d : new Path[]{checkpoint, checkpoint.toAbsolutePath().getParent()})
-            if (d != null && Files.exists(d.resolve(TRAIN_ARGS_FILE))) return Optional.of(d.resolve(TRAIN_ARGS_FILE));
-        return Optional.empty();
+        if (Files.exists(checkpoint.resolve(TRAIN_ARGS_FILE))) return Optional.of(checkpoint.resolve(TRAIN_ARGS_FILE));
+        if (ConsolidatedCheckpoint.isConsolidated(checkpoint)) return Optional.of(checkpoint.resolve(ConsolidatedCheckpoint.PARAMS_FILE));
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        return parent != null && Files.exists(parent.resolve(TRAIN_ARGS_FILE)) ? Optional.of(parent.resolve(TRAIN_ARGS_FILE)) : Optional.empty();
     }
 
     /** {@code data.patcher_args} of {@link #trainArgs()}, if both exist (the reference's {@code PatcherArgs}). */
