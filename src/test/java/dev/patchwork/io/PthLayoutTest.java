@@ -149,6 +149,13 @@ class PthLayoutTest {
     }
 
     @Test
+    void readsZip64ExtraFields() {
+        try (PthFile f = PthFile.open(file("zip64.pth", PthFiles.views().zip64Fields().bytes()))) {
+            assertArrayEquals(new float[]{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}, f.readFloats("t"));
+        }
+    }
+
+    @Test
     void ignoresEverythingBesideTheModel() {
         PickleBytes p = new PickleBytes().proto(2).emptyDict().mark().str("model").emptyDict().mark();
         p.str("w").tensor("FloatStorage", "0", 2, 0, new long[]{2}, new long[]{1});

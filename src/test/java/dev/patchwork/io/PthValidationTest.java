@@ -150,6 +150,9 @@ class PthValidationTest {
         for (int i = 0; i < 10_000; i++) nestedLists.op(']');
         for (int i = 0; i < 9_999; i++) nestedLists.op('a');
         pickleRefusal(nestedLists.stop(), "holds a list, not a state dict"); // deep nesting builds fine, no recursion
+        byte[] nones = new byte[StateDictUnpickler.MAX_STACK + 1];
+        Arrays.fill(nones, (byte) 'N');
+        pickleRefusal(new PickleBytes().proto(2).raw(nones).stop(), "the stack exceeds 1048576 values");
         pickleRefusal(new PickleBytes().proto(2).emptyDict(), "the pickle ends without STOP (truncated)");
         pickleRefusal(new PickleBytes().proto(2).op('X').raw(new byte[]{(byte) 0xf0, (byte) 0xff, (byte) 0xff, 0x7f}),
                 "truncated: needs 2147483632 bytes, 0 are left");

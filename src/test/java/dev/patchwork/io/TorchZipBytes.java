@@ -21,6 +21,7 @@ final class TorchZipBytes {
     private final Map<String, byte[]> records = new LinkedHashMap<>();
     private final Map<String, Integer> methods = new LinkedHashMap<>();
     private Layout layout;
+    private boolean zip64Fields;
 
     /** Adds {@code data} as the entry {@code name} (a full name, e.g. {@code archive/data.pkl}). */
     TorchZipBytes add(String name, byte[] data) {
@@ -31,6 +32,15 @@ final class TorchZipBytes {
     /** Marks an entry as compressed in its headers (method 8) without compressing it: enough to be refused. */
     TorchZipBytes method(String name, int method) {
         methods.put(name, method);
+        return this;
+    }
+
+    /**
+     * Writes every size and offset of the central directory as 0xFFFFFFFF with the values in a ZIP64 extra field, as
+     * torch does for records above 4 GB or beyond byte 2^32.
+     */
+    TorchZipBytes zip64Fields() {
+        zip64Fields = true;
         return this;
     }
 
@@ -61,11 +71,14 @@ final class TorchZipBytes {
             for (int i = 0; i < pad; i++) h.put((byte) 'Z');
             out.writeBytes(h.array());
             out.writeBytes(data);
-            ByteBuffer c = le(46 + name.length);
+            int extra = zip64Fields ? 4 + 24 : 0;
+            int size32 = zip64Fields ? -1 : data.length, offset32 = zip64Fields ? -1 : offset;
+            ByteBuffer c = le(46 + name.length + extra);
             c.putInt(0x02014b50).putShort((short) 0).putShort((short) 0).putShort((short) 0).putShort((short) method)
-                    .putInt(0).putInt((int) crc.getValue()).putInt(data.length).putInt(data.length)
-                    .putShort((short) name.length).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                    .putShort((short) 0).putInt(0).putInt(offset).put(name);
+                    .putInt(0).putInt((int) crc.getValue()).putInt(size32).putInt(size32)
+                    .putShort((short) name.length).putShort((short) extra).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) 0).putInt(0).putInt(offset32).put(name);
+            if (zip64Fields) c.putShort((short) 1).putShort((short) 24).putLong(data.length).putLong(data.length).putLong(offset);
             central.add(c.array());
         }
         int cdOffset = out.size();
