@@ -224,6 +224,8 @@ final class StateDictUnpickler {
 
     /** The inert stand-in for an allowed global; anything else is refused here, before it could be used. */
     private Object global(String module, String name) {
+        if (module.length() + name.length() > MAX_GLOBAL_NAME)
+            throw fail("a global's name is longer than " + MAX_GLOBAL_NAME + " characters, which no state dict needs; refusing to load");
         String qualified = module + "." + name;
         for (Callable c : Callable.values()) if (c.qualifiedName.equals(qualified)) return c;
         Dtype dtype = STORAGE_TYPES.get(qualified);

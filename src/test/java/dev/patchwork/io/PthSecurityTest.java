@@ -90,6 +90,12 @@ class PthSecurityTest {
     }
 
     @Test
+    void refusesHugeGlobalNamesWithoutEchoingThem() {
+        String msg = refusal(new PickleBytes().proto(4).str("os".repeat(10_000)).str("system").op(0x93).stop());
+        assertTrue(msg.endsWith("a global's name is longer than 512 characters, which no state dict needs; refusing to load"), msg);
+    }
+
+    @Test
     void refusesMisuseOfAllowedGlobals() {
         // a storage class is never called
         String msg = refusal(new PickleBytes().proto(2).global("torch", "FloatStorage").emptyTuple().reduce().stop());
