@@ -222,12 +222,12 @@ class BltGenerationTest {
         EntropyModel entropy = BltFixtures.randomEntropyModel(16, 8192, 10);
         Patcher patcher = threshold(entropy, 0.5);
         var greedy = SamplingOptions.greedy();
-        BltFixtures.makeEosLikely(model, new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(200, false, greedy, 256));
-        Trace all = run(new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(200, false, greedy, 256));
+        BltFixtures.makeEosLikely(model, new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(100, false, greedy, 256));
+        Trace all = run(new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(100, false, greedy, 256));
         int firstEos = Arrays.stream(all.ids()).boxed().toList().indexOf(2);
         assertTrue(firstEos >= 0, "no EOS generated");
         for (BltGeneration g : new BltGeneration[]{new BltGenerator(model, entropy, patcher), new BltNoCacheGenerator(model, entropy, patcher)}) {
-            Trace stopped = run(g, text(20), new BltGeneration.Settings(200, true, greedy, 256));
+            Trace stopped = run(g, text(20), new BltGeneration.Settings(100, true, greedy, 256));
             assertEquals(ByteLmGenerator.Stop.EOS, stopped.result().reason());
             assertArrayEquals(Arrays.copyOf(all.ids(), firstEos + 1), stopped.ids());
         }
