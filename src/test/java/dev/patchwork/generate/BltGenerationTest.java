@@ -88,8 +88,21 @@ class BltGenerationTest {
         }
     }
 
-    /** Generates with both generators and checks they agree step by step; returns the incremental trace. */
+    static Trace run(BltGeneration g, int[] promptIds, BltGeneration.Settings settings) {
+        List<BltGeneration.Step> steps = new ArrayList<>();
+        var result = g.generate(promptIds, settings, s -> {
+            steps.add(new BltGeneration.Step(s.index(), s.id(), s.logits().clone(), s.patches(), s.lastPatchLength(), s.contextIds()));
+            return true;
+        });
+        return new Trace(steps, result);
+    }
+
     static Trace assertSameAsNoCache(Blt model, EntropyModel entropy, Patcher patcher, byte[] prompt, BltGeneration.Settings s) {
+        return assertSameAsNoCache(model, entropy, patcher, BltGeneration.promptIds(prompt, s.maxPromptIds()), s);
+    }
+
+    /** Generates with both generators and checks they agree step by step; returns the incremental trace. */
+    static Trace assertSameAsNoCache(Blt model, EntropyModel entropy, Patcher patcher, int[] prompt, BltGeneration.Settings s) {
         Trace slow = run(new BltNoCacheGenerator(model, entropy, patcher), prompt, s);
         Trace fast = run(new BltGenerator(model, entropy, patcher), prompt, s);
         String what = patcher.describe() + ", prompt of " + prompt.length + " bytes";
@@ -160,6 +173,25 @@ class BltGenerationTest {
         Trace t = assertSameAsNoCache(model, entropy, patcher, text(20), settings);
         long eos = Arrays.stream(t.ids()).limit(150).filter(id -> id == 2).count();
         assertTrue(eos > 1, eos + " EOS generated: the test does not cover EOS segments");
+    }
+
+    @Test
+    void aPromptOfSeveralDocumentsEqualsNoCache() {
+        Blt model = BltFixtures.randomBlt(BltFixtures.tinyBltConfig(12, 1024, 256), 23);
+        EntropyModel entropy = BltFixtures.randomEntropyModel(12, 8192, 24);
+        Patcher patcher = threshold(entropy, 0.6);
+        // BOS doc EOS BOS doc EOS BOS doc: the local attention and the global model's blocks restart after each EOS
+        int[] a = BltGeneration.promptIds(text(30), 256), b = BltGeneration.promptIds("second document".getBytes(StandardCharsets.UTF_8), 256);
+        int[] prompt = new int[2 * a.length + b.length + 2];
+        System.arraycopy(a, 0, prompt, 0, a.length);
+        prompt[a.length] = 2;
+        System.arraycopy(b, 0, prompt, a.length + 1, b.length);
+        prompt[a.length + 1 + b.length] = 2;
+        System.arraycopy(a, 0, prompt, a.length + b.length + 2, a.length);
+        assertSameAsNoCache(model, entropy, patcher, prompt, new BltGeneration.Settings(60, false, SamplingOptions.greedy(), 256));
+        var empty = assertThrows(IllegalArgumentException.class,
+                () -> new BltGenerator(model, entropy, patcher).generate(new int[0], BltGeneration.Settings.reference(2), BltGeneration.Listener.NONE));
+        assertTrue(empty.getMessage().contains("no ids"), empty.getMessage());
     }
 
     @Test
