@@ -21,9 +21,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Times BLT generation: greedy, never stopping at EOS, from a fixed prompt, after an untimed run of the same length
- * (so the JIT has compiled the kernels: a short warm-up leaves the small per-byte kernels interpreted and understates
- * the speed several times). Reports bytes/s, the global model's steps per byte, the mean patch size, and the time of
+ * Times BLT generation: greedy, never stopping at EOS, from a fixed prompt, after untimed runs of the same length for
+ * a few seconds (so the JIT has compiled the kernels: the per-byte steps of a small model call small kernels thousands
+ * of times before they run at full speed, and a short warm-up understates the speed several times). Reports bytes/s, the global model's steps per byte, the mean patch size, and the time of
  * each part (entropy model, local encoder, global model, local decoder, sampling). The global model of the incremental
  * generator runs once per patch, so its steps per byte are about 1 / mean patch size; the no-cache generator runs it
  * on every patch of the context at every byte.
@@ -33,14 +33,17 @@ public final class BltGenerateBench {
     public static final String PROMPT = "The Byte Latent Transformer reads bytes and groups them into patches: ";
     private BltGenerateBench() {}
 
-    /** Generates {@code bytes} ids with the incremental ({@code cache}) or the no-cache generator. */
-    public static Map<String, Object> run(BltBundle bundle, int bytes, boolean cache, String prompt) {
+    /**
+     * Generates {@code bytes} ids with the incremental ({@code cache}) or the no-cache generator, after untimed runs
+     * for {@code warmupSeconds}.
+     */
+    public static Map<String, Object> run(BltBundle bundle, int bytes, boolean cache, String prompt, double warmupSeconds) {
         if (bytes < 1) throw new IllegalArgumentException("bytes must be >= 1, got " + bytes);
         BltGeneration g = bundle.generator(cache);
         byte[] p = prompt.getBytes(StandardCharsets.UTF_8);
         int maxPrompt = Math.max(BltGeneration.REFERENCE_MAX_PROMPT_IDS, p.length + 1);
         var settings = new BltGeneration.Settings(bytes, false, SamplingOptions.greedy(), maxPrompt);
-        g.generate(p, settings, BltGeneration.Listener.NONE); // warm-up
+        warmUp(warmupSeconds, () -> g.generate(p, settings, BltGeneration.Listener.NONE));
         BltGeneration.Result r = g.generate(p, settings, BltGeneration.Listener.NONE);
         BltGeneration.Stats s = r.stats();
 
@@ -62,10 +65,18 @@ public final class BltGenerateBench {
         m.put("mean_patch_size", s.meanPatchSize());
         m.put("prompt_global_steps", s.promptGlobalSteps());
         Map<String, Object> parts = new LinkedHashMap<>();
-        long sum = s.partNanos().values().stream().mapToLong(Long::longValue).sum();
-        s.partNanos().forEach((part, nanos) -> parts.put(part, Map.of("seconds", nanos / 1e9, "fraction", sum == 0 ? 0 : (double) nanos / sum)));
+        Map<String, Long> nanos = new LinkedHashMap<>(s.partNanos());
+        // the rest: patch rule, bookkeeping, and whatever the clock saw between the timed parts (GC, scheduling)
+        nanos.put("other", Math.max(0, s.totalNanos() - nanos.values().stream().mapToLong(Long::longValue).sum()));
+        nanos.forEach((part, n) -> parts.put(part, Map.of("seconds", n / 1e9, "fraction", (double) n / s.totalNanos())));
         m.put("parts", parts);
         return m;
+    }
+
+    /** Runs {@code work} until {@code seconds} have passed (not at all for 0). */
+    private static void warmUp(double seconds, Runnable work) {
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        while (System.nanoTime() < end) work.run();
     }
 
     static Map<String, Object> describe(BltConfig c, long parameters) {
@@ -105,14 +116,14 @@ public final class BltGenerateBench {
      * The issue's baseline: a byte LM as wide and deep as the BLT's global model (random weights), generating the same
      * number of bytes with its KV cache.
      */
-    public static Map<String, Object> byteLmBaseline(BltConfig c, int bytes, String prompt) {
+    public static Map<String, Object> byteLmBaseline(BltConfig c, int bytes, String prompt, double warmupSeconds) {
         byte[] p = prompt.getBytes(StandardCharsets.UTF_8);
         var json = Json.MAPPER.createObjectNode().put("dim", c.dimGlobal()).put("n_layers", c.nLayersGlobal())
                 .put("n_heads", c.nHeadsGlobal()).put("multiple_of", c.multipleOf()).put("max_seqlen", p.length + 1 + bytes)
                 .put("seed", 1);
         ByteLmConfig config = ByteLmConfig.fromJson(json, "byte LM baseline");
         ByteLmGenerator g = new ByteLmGenerator(ByteLm.initialise(config));
-        g.generate(p, bytes, false, SamplingOptions.greedy(), b -> true); // warm-up
+        warmUp(warmupSeconds, () -> g.generate(p, bytes, false, SamplingOptions.greedy(), b -> true));
         long t0 = System.nanoTime();
         ByteLmGenerator.Result r = g.generate(p, bytes, false, SamplingOptions.greedy(), b -> true);
         double seconds = (System.nanoTime() - t0) / 1e9;

@@ -141,18 +141,20 @@ final class BenchCommand implements Runnable {
         @Option(names = "--no-cache", description = "Time the reference's no-cache procedure instead.") boolean noCache;
         @Option(names = "--baseline", description = "Also time a byte LM as wide and deep as the global model.") boolean baseline;
         @Option(names = "--prompt", defaultValue = dev.patchwork.bench.BltGenerateBench.PROMPT) String prompt;
+        @Option(names = "--warmup-seconds", defaultValue = "3", description = "Untimed runs first, for this long (default: ${DEFAULT-VALUE}).") double warmup;
         @Option(names = "--json") boolean json;
 
         @Override
         public Integer call() throws Exception {
             if ((model == null) == (config == null)) throw new PatchworkException("give either --model DIR or --config FILE");
             if (bytes < 1) throw new PatchworkException("--bytes must be >= 1, got " + bytes);
+            if (!(warmup >= 0)) throw new PatchworkException("--warmup-seconds must be >= 0, got " + warmup);
             var bundle = model != null ? dev.patchwork.generate.BltBundle.load(dev.patchwork.model.ModelDirectory.of(model), null)
                     : dev.patchwork.bench.BltGenerateBench.randomBundle(dev.patchwork.model.BltConfig.read(config), patchSize);
             if (!json) System.err.println("patchwork bench generate: " + Simd.describe());
-            Map<String, Object> result = new java.util.LinkedHashMap<>(dev.patchwork.bench.BltGenerateBench.run(bundle, bytes, !noCache, prompt));
+            Map<String, Object> result = new java.util.LinkedHashMap<>(dev.patchwork.bench.BltGenerateBench.run(bundle, bytes, !noCache, prompt, warmup));
             if (baseline) {
-                Map<String, Object> b = dev.patchwork.bench.BltGenerateBench.byteLmBaseline(bundle.model().config(), bytes, prompt);
+                Map<String, Object> b = dev.patchwork.bench.BltGenerateBench.byteLmBaseline(bundle.model().config(), bytes, prompt, warmup);
                 result.put("byte_lm_baseline", b);
                 result.put("speedup_over_byte_lm", (double) result.get("bytes_per_s") / (double) b.get("bytes_per_s"));
             }

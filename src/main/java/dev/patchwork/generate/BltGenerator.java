@@ -121,9 +121,9 @@ public final class BltGenerator implements BltGeneration {
     }
 
     @Override
-    public Result generate(byte[] prompt, Settings settings, Listener listener) {
+    public Result generate(int[] prompt, Settings settings, Listener listener) {
         long start = System.nanoTime();
-        int[] promptIds = BltGeneration.promptIds(prompt, settings.maxPromptIds());
+        int[] promptIds = BltGeneration.truncate(prompt, settings.maxPromptIds());
         BltContext context = new BltContext(promptIds);
         // the context never holds more than the prompt and the generated ids
         int capacity = (int) Math.min(model.config().maxEncoderSeqLength(), (long) promptIds.length + settings.maxBytes());

@@ -35,10 +35,10 @@ public final class BltNoCacheGenerator implements BltGeneration {
     }
 
     @Override
-    public Result generate(byte[] prompt, Settings settings, Listener listener) {
+    public Result generate(int[] prompt, Settings settings, Listener listener) {
         long start = System.nanoTime();
         long entropyNanos = 0, patchingNanos = 0, forwardNanos = 0, samplingNanos = 0, globalSteps = 0;
-        int[] promptIds = BltGeneration.promptIds(prompt, settings.maxPromptIds());
+        int[] promptIds = BltGeneration.truncate(prompt, settings.maxPromptIds());
         BltContext context = new BltContext(promptIds);
         Sampler sampler = new Sampler(settings.sampling());
         int vocab = model.vocab();

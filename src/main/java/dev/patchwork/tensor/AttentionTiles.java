@@ -152,37 +152,16 @@ final class AttentionTiles {
         return keyIndex.compare(VectorOperators.GE, from).and(keyIndex.compare(VectorOperators.LT, to)).cast(F);
     }
 
-    private static final float LOG2E = 1.44269504f;
-    private static final float LN2_HI = 0.693359375f; // few mantissa bits, so n·LN2_HI is exact (Cody-Waite)
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUNDER = 12582912f; // 1.5·2^23: adding it rounds to an integer kept in the low bits
-    private static final int ROUNDER_BITS = 0x4B400000;
     /** Below this e^x is under the smallest normal float; we return 0 (this also maps -∞, a masked score, to 0). */
     static final float EXP_ZERO_BELOW = -87.33f;
 
     /**
-     * e^x lane by lane for x ≤ 88 (larger x is clamped), within about 2 ulp; exactly 1 at 0 and exactly 0 below
+     * e^x lane by lane ({@link VectorMath#exp}, within 2 ulp; exactly 1 at 0) and exactly 0 below
      * {@link #EXP_ZERO_BELOW}. Written with plain lane-wise arithmetic (not {@code lanewise(EXP)}) so that a lane's
      * result never depends on its neighbours and is the same on every machine. Call it only where it is inlined
      * (hot loops of small methods): a vector passed to an out-of-line call is boxed on the heap.
      */
     static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.min(88f);
-        FloatVector t = xc.fma(LOG2E, ROUNDER);             // ROUNDER + round(x·log2 e)
-        FloatVector n = t.sub(ROUNDER);
-        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), xc); // r = x − n·ln 2, |r| ≤ ln2/2
-        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
-        // Taylor series of e^r to degree 7: truncation error below 1e-8 for |r| ≤ ln2/2
-        FloatVector p = r.fma(1f / 5040f, 1f / 720f);
-        p = p.fma(r, FloatVector.broadcast(F, 1f / 120f));
-        p = p.fma(r, FloatVector.broadcast(F, 1f / 24f));
-        p = p.fma(r, FloatVector.broadcast(F, 1f / 6f));
-        p = p.fma(r, FloatVector.broadcast(F, 0.5f));
-        p = p.fma(r, FloatVector.broadcast(F, 1f));
-        p = p.fma(r, FloatVector.broadcast(F, 1f));
-        // 2^n built directly in the exponent field: n + 127 shifted into place
-        FloatVector pow2 = t.reinterpretAsInts().add(127 - ROUNDER_BITS)
-                .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return p.mul(pow2).blend(0f, x.lt(EXP_ZERO_BELOW));
+        return VectorMath.exp(x).blend(0f, x.lt(EXP_ZERO_BELOW));
     }
 }

@@ -123,7 +123,7 @@ class BltGenerateCommandTest {
 
     @Test
     void benchGenerateReportsSpeedGlobalStepsAndParts() throws Exception {
-        CliTest.Run r = run("bench", "generate", "--model", referenceTiny().toString(), "--bytes", "12", "--json");
+        CliTest.Run r = run("bench", "generate", "--model", referenceTiny().toString(), "--bytes", "12", "--warmup-seconds", "0", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         assertEquals(12, j.get("bytes").intValue());
@@ -132,7 +132,7 @@ class BltGenerateCommandTest {
         assertTrue(steps > 0 && steps <= 1, "global steps per byte " + steps);
         for (String part : new String[]{"entropy_model", "encoder", "global", "decoder"})
             assertTrue(j.get("parts").get(part).get("seconds").doubleValue() > 0, part);
-        CliTest.Run slow = run("bench", "generate", "--model", referenceTiny().toString(), "--bytes", "6", "--no-cache", "--json");
+        CliTest.Run slow = run("bench", "generate", "--model", referenceTiny().toString(), "--bytes", "6", "--no-cache", "--warmup-seconds", "0", "--json");
         assertEquals(0, slow.code(), slow.err());
         assertTrue(Json.MAPPER.readTree(slow.out()).get("global_steps_per_byte").doubleValue() > 5);
         assertOneLineError(run("bench", "generate", "--bytes", "4"), "--model");

@@ -88,8 +88,21 @@ class BltGenerationTest {
         }
     }
 
-    /** Generates with both generators and checks they agree step by step; returns the incremental trace. */
+    static Trace run(BltGeneration g, int[] promptIds, BltGeneration.Settings settings) {
+        List<BltGeneration.Step> steps = new ArrayList<>();
+        var result = g.generate(promptIds, settings, s -> {
+            steps.add(new BltGeneration.Step(s.index(), s.id(), s.logits().clone(), s.patches(), s.lastPatchLength(), s.contextIds()));
+            return true;
+        });
+        return new Trace(steps, result);
+    }
+
     static Trace assertSameAsNoCache(Blt model, EntropyModel entropy, Patcher patcher, byte[] prompt, BltGeneration.Settings s) {
+        return assertSameAsNoCache(model, entropy, patcher, BltGeneration.promptIds(prompt, s.maxPromptIds()), s);
+    }
+
+    /** Generates with both generators and checks they agree step by step; returns the incremental trace. */
+    static Trace assertSameAsNoCache(Blt model, EntropyModel entropy, Patcher patcher, int[] prompt, BltGeneration.Settings s) {
         Trace slow = run(new BltNoCacheGenerator(model, entropy, patcher), prompt, s);
         Trace fast = run(new BltGenerator(model, entropy, patcher), prompt, s);
         String what = patcher.describe() + ", prompt of " + prompt.length + " bytes";
@@ -163,6 +176,25 @@ class BltGenerationTest {
     }
 
     @Test
+    void aPromptOfSeveralDocumentsEqualsNoCache() {
+        Blt model = BltFixtures.randomBlt(BltFixtures.tinyBltConfig(12, 1024, 256), 23);
+        EntropyModel entropy = BltFixtures.randomEntropyModel(12, 8192, 24);
+        Patcher patcher = threshold(entropy, 0.6);
+        // BOS doc EOS BOS doc EOS BOS doc: the local attention and the global model's blocks restart after each EOS
+        int[] a = BltGeneration.promptIds(text(30), 256), b = BltGeneration.promptIds("second document".getBytes(StandardCharsets.UTF_8), 256);
+        int[] prompt = new int[2 * a.length + b.length + 2];
+        System.arraycopy(a, 0, prompt, 0, a.length);
+        prompt[a.length] = 2;
+        System.arraycopy(b, 0, prompt, a.length + 1, b.length);
+        prompt[a.length + 1 + b.length] = 2;
+        System.arraycopy(a, 0, prompt, a.length + b.length + 2, a.length);
+        assertSameAsNoCache(model, entropy, patcher, prompt, new BltGeneration.Settings(60, false, SamplingOptions.greedy(), 256));
+        var empty = assertThrows(IllegalArgumentException.class,
+                () -> new BltGenerator(model, entropy, patcher).generate(new int[0], BltGeneration.Settings.reference(2), BltGeneration.Listener.NONE));
+        assertTrue(empty.getMessage().contains("no ids"), empty.getMessage());
+    }
+
+    @Test
     void everyIncrementalPatchingRuleEqualsNoCache() {
         Blt model = BltFixtures.randomBlt(BltFixtures.tinyBltConfig(12, 1024, 256), 13);
         EntropyModel entropy = BltFixtures.randomEntropyModel(12, 8192, 14);
@@ -222,12 +254,12 @@ class BltGenerationTest {
         EntropyModel entropy = BltFixtures.randomEntropyModel(16, 8192, 10);
         Patcher patcher = threshold(entropy, 0.5);
         var greedy = SamplingOptions.greedy();
-        BltFixtures.makeEosLikely(model, new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(200, false, greedy, 256));
-        Trace all = run(new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(200, false, greedy, 256));
+        BltFixtures.makeEosLikely(model, new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(100, false, greedy, 256));
+        Trace all = run(new BltGenerator(model, entropy, patcher), text(20), new BltGeneration.Settings(100, false, greedy, 256));
         int firstEos = Arrays.stream(all.ids()).boxed().toList().indexOf(2);
         assertTrue(firstEos >= 0, "no EOS generated");
         for (BltGeneration g : new BltGeneration[]{new BltGenerator(model, entropy, patcher), new BltNoCacheGenerator(model, entropy, patcher)}) {
-            Trace stopped = run(g, text(20), new BltGeneration.Settings(200, true, greedy, 256));
+            Trace stopped = run(g, text(20), new BltGeneration.Settings(100, true, greedy, 256));
             assertEquals(ByteLmGenerator.Stop.EOS, stopped.result().reason());
             assertArrayEquals(Arrays.copyOf(all.ids(), firstEos + 1), stopped.ids());
         }
