@@ -222,7 +222,7 @@ final class PatchCommand implements Callable<Integer> {
         static ModelDir of(Path dir) {
             if (!Files.isDirectory(dir)) throw new PatchworkException("--entropy-model " + dir + " is not a directory");
             Path lm = dir;
-            if (Files.exists(dir.resolve("entropy_model").resolve(Checkpoint.CONFIG_FILE))) lm = dir.resolve("entropy_model");
+            if (dev.patchwork.model.ModelDirectory.holdsModel(dir.resolve(dev.patchwork.model.ModelDirectory.ENTROPY_MODEL_DIR))) lm = dir.resolve(dev.patchwork.model.ModelDirectory.ENTROPY_MODEL_DIR);
             Path trainArgs = null;
             for (Path d : new Path[]{lm, lm.toAbsolutePath().getParent()}) {
                 if (d != null && Files.exists(d.resolve("train_args.json"))) {
