@@ -47,7 +47,9 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             if (!json) System.err.println("patchwork bench kernels: " + Simd.describe());
-            print(KernelBench.run(quick), json);
+            Map<String, Object> result = KernelBench.run(quick);
+            if (json) print(result, true);
+            else System.out.println(KernelBench.table(result));
             return 0;
         }
     }
