@@ -22,15 +22,7 @@ public record BpeDelimiterPatcher(int maxPatchLength) implements Patcher {
         return s.toArray();
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return false;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return true;
-    }
 
     @Override
     public String describe() {

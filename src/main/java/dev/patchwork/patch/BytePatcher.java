@@ -13,15 +13,7 @@ public record BytePatcher(int maxPatchLength) implements Patcher {
         return s;
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return false;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {

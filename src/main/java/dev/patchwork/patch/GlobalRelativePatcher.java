@@ -26,15 +26,7 @@ public record GlobalRelativePatcher(float threshold, float thresholdAdd, int max
         return s.toArray();
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return true;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {

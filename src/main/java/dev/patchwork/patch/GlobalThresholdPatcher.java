@@ -26,15 +26,7 @@ public record GlobalThresholdPatcher(float threshold, int maxPatchLength) implem
         return s.toArray();
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return true;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {

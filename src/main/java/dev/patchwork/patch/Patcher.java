@@ -24,10 +24,23 @@ public sealed interface Patcher permits GlobalThresholdPatcher, RelativeThreshol
     int maxPatchLength();
 
     /** Whether the rule reads entropies (then one finite entropy per id is required). */
-    boolean usesEntropies();
+    default boolean usesEntropies() {
+        return switch (this) {
+            case GlobalThresholdPatcher p -> true;
+            case RelativeThresholdPatcher p -> true;
+            case GlobalRelativePatcher p -> true;
+            case TopKPatcher p -> true;
+            case SpacePatcher p -> false;
+            case StaticPatcher p -> false;
+            case BytePatcher p -> false;
+            case BpeDelimiterPatcher p -> false;
+        };
+    }
 
     /** Whether the rule reads the id values (space and BPE patching); the others only need the sequence length. */
-    boolean readsIds();
+    default boolean readsIds() {
+        return this instanceof SpacePatcher || this instanceof BpeDelimiterPatcher;
+    }
 
     /** Short description for logs and the inspector, e.g. {@code entropy θ=1.3354 (global)}. */
     String describe();

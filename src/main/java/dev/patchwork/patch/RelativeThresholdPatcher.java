@@ -24,15 +24,7 @@ public record RelativeThresholdPatcher(float threshold, int maxPatchLength) impl
         return s.toArray();
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return true;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {

@@ -29,15 +29,7 @@ public record SpacePatcher(int maxPatchLength) implements Patcher {
         return s.toArray();
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return false;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return true;
-    }
 
     @Override
     public String describe() {

@@ -19,15 +19,7 @@ public record StaticPatcher(int patchSize, int maxPatchLength) implements Patche
         return s;
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return false;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {

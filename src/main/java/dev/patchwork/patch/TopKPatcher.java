@@ -75,15 +75,7 @@ public record TopKPatcher(double patchSize, int maxPatchLength) implements Patch
         return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     }
 
-    @Override
-    public boolean usesEntropies() {
-        return true;
-    }
 
-    @Override
-    public boolean readsIds() {
-        return false;
-    }
 
     @Override
     public String describe() {
