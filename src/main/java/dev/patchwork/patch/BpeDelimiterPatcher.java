@@ -22,8 +22,6 @@ public record BpeDelimiterPatcher(int maxPatchLength) implements Patcher {
         return s.toArray();
     }
 
-
-
     @Override
     public String describe() {
         return "bpe (delimiter id " + ByteTokens.BPE_DELIM + ")" + PatchInput.limitSuffix(maxPatchLength);

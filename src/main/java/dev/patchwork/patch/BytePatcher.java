@@ -13,8 +13,6 @@ public record BytePatcher(int maxPatchLength) implements Patcher {
         return s;
     }
 
-
-
     @Override
     public String describe() {
         return "byte" + PatchInput.limitSuffix(maxPatchLength);

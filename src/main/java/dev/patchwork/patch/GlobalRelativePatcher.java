@@ -26,8 +26,6 @@ public record GlobalRelativePatcher(float threshold, float thresholdAdd, int max
         return s.toArray();
     }
 
-
-
     @Override
     public String describe() {
         return "entropy (global threshold θ=" + threshold + " and relative threshold_add=" + thresholdAdd + ")" + PatchInput.limitSuffix(maxPatchLength);

@@ -26,8 +26,6 @@ public record GlobalThresholdPatcher(float threshold, int maxPatchLength) implem
         return s.toArray();
     }
 
-
-
     @Override
     public String describe() {
         return "entropy (global threshold θ=" + threshold + ")" + PatchInput.limitSuffix(maxPatchLength);

@@ -24,8 +24,6 @@ public record RelativeThresholdPatcher(float threshold, int maxPatchLength) impl
         return s.toArray();
     }
 
-
-
     @Override
     public String describe() {
         return "entropy (relative threshold θ=" + threshold + ")" + PatchInput.limitSuffix(maxPatchLength);

@@ -29,8 +29,6 @@ public record SpacePatcher(int maxPatchLength) implements Patcher {
         return s.toArray();
     }
 
-
-
     @Override
     public String describe() {
         return "space" + PatchInput.limitSuffix(maxPatchLength);

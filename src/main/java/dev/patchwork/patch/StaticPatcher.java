@@ -19,8 +19,6 @@ public record StaticPatcher(int patchSize, int maxPatchLength) implements Patche
         return s;
     }
 
-
-
     @Override
     public String describe() {
         return "static (patch_size=" + patchSize + ")" + PatchInput.limitSuffix(maxPatchLength);

@@ -75,8 +75,6 @@ public record TopKPatcher(double patchSize, int maxPatchLength) implements Patch
         return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     }
 
-
-
     @Override
     public String describe() {
         return "entropy (top-k, patch_size=" + patchSize + ")" + PatchInput.limitSuffix(maxPatchLength);
