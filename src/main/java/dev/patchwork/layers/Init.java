@@ -29,6 +29,21 @@ public final class Init {
         truncNormal(p, v, rng, std, -3 * std, 3 * std);
     }
 
+    /**
+     * The reference's {@code init_std_factor}: what divides the output projections' σ (wo, w2) of layer {@code index}
+     * of {@code layers} (width {@code dim}): √(2·(index+1)) for current_depth, √(2·(layers+1)) for global_depth,
+     * dim/4096 for dim_ratio, 1 for disabled.
+     */
+    public static double depthFactor(String initStdFactor, int index, int layers, int dim) {
+        return switch (initStdFactor) {
+            case "current_depth" -> Math.sqrt(2.0 * (index + 1));
+            case "global_depth" -> Math.sqrt(2.0 * (layers + 1));
+            case "dim_ratio" -> dim / 4096.0;
+            case "disabled" -> 1.0;
+            default -> throw new IllegalArgumentException("unknown init_std_factor '" + initStdFactor + "'");
+        };
+    }
+
     public static void ones(ParameterBuffer p, ParameterLayout.View v) {
         for (long i = 0; i < v.size(); i++) p.set(v, i, 1f);
     }

@@ -79,12 +79,7 @@ public final class Blt {
 
     /** The depth factor that divides output projections at initialisation ({@code init_std_factor}). */
     static double depthFactor(BltConfig c, int index, int layers, int dim) {
-        return switch (c.initStdFactor()) {
-            case "current_depth" -> Math.sqrt(2.0 * (index + 1));
-            case "global_depth" -> Math.sqrt(2.0 * (layers + 1));
-            case "dim_ratio" -> dim / 4096.0;
-            default -> 1.0;
-        };
+        return dev.patchwork.layers.Init.depthFactor(c.initStdFactor(), index, layers, dim);
     }
 
     public BltConfig config() {

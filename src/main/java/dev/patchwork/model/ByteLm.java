@@ -86,12 +86,7 @@ public final class ByteLm {
         double std = Math.pow(dim, -0.5);
         tokEmbeddings.init(params, rng, std);
         for (int i = 0; i < layers.length; i++) {
-            double factor = switch (config.initStdFactor()) {
-                case "current_depth" -> Math.sqrt(2.0 * (i + 1));
-                case "global_depth" -> Math.sqrt(2.0 * (layers.length + 1));
-                case "dim_ratio" -> dim / 4096.0;
-                default -> 1.0;
-            };
+            double factor = dev.patchwork.layers.Init.depthFactor(config.initStdFactor(), i, layers.length, dim);
             layers[i].init(params, rng, config.initBaseStd(), factor);
         }
         norm.init(params);
