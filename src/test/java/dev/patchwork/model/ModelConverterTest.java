@@ -146,15 +146,44 @@ class ModelConverterTest {
         assertEquals("mine", Files.readString(target.resolve("keep.txt")));
     }
 
+    /** A config as the transformers converter writes it (no reference arguments): they are derived from its fields. */
     @Test
-    void anHfConfigWithoutTheReferenceArgumentsIsAOneLineError() throws Exception {
+    void anHfConfigWithoutTheReferenceArgumentsIsReadFromItsHfFields() throws Exception {
         Path hf = tmp.resolve("hf");
         ModelConverter.convert(hub(), hf, ModelConverter.Format.HF);
         var config = (com.fasterxml.jackson.databind.node.ObjectNode) Json.readTree(hf.resolve("config.json"));
         config.remove(HfLayout.REFERENCE_KEY);
         Files.writeString(hf.resolve("config.json"), config.toString());
+        BltConfig derived = ModelDirectory.of(hf).bltConfig(), original = BltConfig.read(hub().resolve("config.json"));
+        assertEquals(Blt.layoutOf(original).views(), Blt.layoutOf(derived).views(), "the same tensors and shapes");
+        assertEquals(512, derived.localWindow(), "the released models' window, which the HF config does not hold");
+        assertEquals(original.patchingThreshold(), derived.patchingThreshold());
+        assertEquals(-1, BltCheckpoint.load(hub()).parameters().segment().mismatch(ModelDirectory.of(hf).loadBlt().parameters().segment()));
+        assertEquals(-1, ByteLmCheckpoint.load(hub().resolve("entropy_model")).parameters().segment()
+                .mismatch(ByteLmCheckpoint.load(hf).parameters().segment()));
+
+        config.remove("global_config");
+        Files.writeString(hf.resolve("config.json"), config.toString());
         var e = assertThrows(PatchworkException.class, () -> ModelDirectory.of(hf).loadBlt());
-        assertTrue(e.getMessage().contains(HfLayout.REFERENCE_KEY) && !e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(e.getMessage().contains("global_config") && !e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    /** blt-1b's arguments survive the HF config's fields: the same layout, window, heads and FFN sizes. */
+    @Test
+    void blt1bArgumentsSurviveTheHfConfigFields() {
+        var args = dev.patchwork.bench.LoadBench.blt1bArgs();
+        var entropy = dev.patchwork.bench.LoadBench.entropyArgs();
+        JsonNode ref = HfLayout.fromHfConfig(HfLayout.config(args, entropy, null).without(HfLayout.REFERENCE_KEY));
+        BltConfig a = BltConfig.fromJson(args, "blt-1b"), b = BltConfig.fromJson(ref.get("args"), "derived");
+        assertEquals(Blt.layoutOf(a).views(), Blt.layoutOf(b).views());
+        assertEquals(a.crossAttnNheads(), b.crossAttnNheads());
+        assertEquals(a.localWindow(), b.localWindow());
+        assertEquals(a.ropeTheta(), b.ropeTheta());
+        assertEquals(a.maxEncoderSeqLength(), b.maxEncoderSeqLength());
+        ByteLmConfig ea = ByteLmConfig.fromJson(entropy, "entropy"), eb = ByteLmConfig.fromJson(ref.get("entropy_args"), "derived entropy");
+        assertEquals(ByteLm.layoutOf(ea).views(), ByteLm.layoutOf(eb).views());
+        assertEquals(ea.slidingWindow(), eb.slidingWindow());
+        assertEquals(ea.ropeTheta(), eb.ropeTheta());
     }
 
     @Test
