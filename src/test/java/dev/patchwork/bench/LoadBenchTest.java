@@ -65,4 +65,10 @@ class LoadBenchTest {
             assertTrue(big.getMessage().contains("too many for a Java array"), big.getMessage());
         }
     }
+
+    @Test
+    void theCommandIsRegistered() {
+        assertEquals(0, dev.patchwork.cli.Main.run("bench", "load", "--help"));
+        assertEquals(0, dev.patchwork.cli.Main.run("convert", "--help"));
+    }
 }

@@ -60,6 +60,33 @@ class ModelConverterTest {
         assertEquals(ModelDirectory.Kind.BLT, ModelDirectory.of(run).kind());
     }
 
+    /** BF16 weights (as the released checkpoints have) stay BF16 through hub → HF → reference, byte for byte. */
+    @Test
+    void bf16WeightsKeepTheirDtypeAndBytes() throws Exception {
+        Path bf16 = Files.createDirectory(tmp.resolve("bf16"));
+        Files.copy(hub().resolve("config.json"), bf16.resolve("config.json"));
+        try (SafetensorsFile f = Safetensors.open(hub().resolve("model.safetensors"))) {
+            var w = new dev.patchwork.io.TensorCopyWriter();
+            for (TensorEntry t : f.tensors()) {
+                float[] v = t.toFloatArray();
+                var bytes = java.lang.foreign.MemorySegment.ofArray(new byte[v.length * 2]);
+                for (int i = 0; i < v.length; i++)   // truncate to the top 16 bits: a BF16 value
+                    bytes.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2L * i,
+                            (short) (Float.floatToRawIntBits(v[i]) >>> 16));
+                w.add(t.name(), dev.patchwork.io.Dtype.BF16, t.shape(), java.util.List.of(bytes));
+            }
+            w.write(bf16.resolve("model.safetensors"));
+        }
+        Path hf = tmp.resolve("hf"), back = tmp.resolve("back");
+        ModelConverter.convert(bf16, hf, ModelConverter.Format.HF);
+        ModelConverter.convert(hf, back, ModelConverter.Format.REFERENCE);
+        assertSameTensors(bf16.resolve("model.safetensors"), back.resolve("model.safetensors"));
+        try (SafetensorsFile f = Safetensors.open(hf.resolve("model.safetensors"))) {
+            assertEquals(dev.patchwork.io.Dtype.BF16, f.tensor(HfNames.FUSED_HASH_TABLE).dtype());
+        }
+        assertEquals(-1, ModelDirectory.of(bf16).loadBlt().parameters().segment().mismatch(ModelDirectory.of(hf).loadBlt().parameters().segment()));
+    }
+
     @Test
     void theHfCopyHasTheTransformersNamesAndTheFusedHashTable() throws Exception {
         Path hf = tmp.resolve("hf");
