@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 
 /** {@code patchwork bench}: speed measurements with machine-readable output. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
-        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class, BenchCommand.Generate.class})
+        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class, BenchCommand.Generate.class, BenchCommand.Load.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -161,6 +161,18 @@ final class BenchCommand implements Runnable {
                 result.put("speedup_over_byte_lm", (double) result.get("bytes_per_s") / (double) b.get("bytes_per_s"));
             }
             print(result, json);
+            return 0;
+        }
+    }
+
+    @Command(name = "load", mixinStandardHelpOptions = true,
+            description = "Load time and resident memory of a synthetic blt-1b (exact shapes, BF16, sparse file in a temporary directory).")
+    static final class Load implements Callable<Integer> {
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            print(dev.patchwork.bench.LoadBench.run(), json);
             return 0;
         }
     }

@@ -37,6 +37,7 @@ public final class BltCheckpoint {
 
     /** The entropy model's directory, if the checkpoint has one. */
     public static Optional<Path> entropyModel(Path dir) {
+        if (HfLayout.isHf(ModelDirectory.resolve(dir))) return ModelDirectory.of(dir).entropyModelDir();
         Path e = ModelDirectory.resolve(dir).resolve(ENTROPY_MODEL_DIR);
         return ModelDirectory.holdsModel(e) ? Optional.of(e) : Optional.empty();
     }

@@ -31,6 +31,8 @@ public final class ByteLmCheckpoint {
     /** Loads a model; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
     public static ByteLm load(Path dir) {
         Path ckpt = resolve(dir);
+        // An HF-layout BLT keeps its entropy model inside (model.patcher.*): that is the byte LM it holds.
+        if (HfLayout.isHf(ckpt)) return HfLayout.loadEntropyModel(ckpt);
         ByteLmConfig cfg = ByteLmConfig.fromJson(ModelDirectory.readConfig(ckpt), ModelDirectory.configName(ckpt));
         ByteLm model = ByteLm.uninitialised(cfg);
         ModelDirectory.loadWeights(ckpt, model.parameters());

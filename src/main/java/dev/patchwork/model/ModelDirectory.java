@@ -33,6 +33,10 @@ import java.util.Optional;
  * of {@code params.json} ({@code entropy_model} for an entropy-model run, else {@code model}), the weights come from
  * {@code consolidated.pth}, and {@code params.json} is also the training arguments. When a directory has both
  * layouts, the hub files win.
+ *
+ * <p>A directory may also have the Hugging Face transformers layout ({@link HfLayout}: config.json with
+ * {@code "model_type": "blt"}, HF tensor names, the entropy model inside under {@code model.patcher.*}); its
+ * entropy model "directory" is then the directory itself, which {@link ByteLmCheckpoint#load} reads as the patcher.
  */
 public record ModelDirectory(Path checkpoint, Kind kind) {
     /** What a model directory holds. */
@@ -71,19 +75,22 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
      * it): config.json, or the model arguments of a consolidated directory's params.json.
      */
     public static JsonNode readConfig(Path checkpoint) {
+        if (HfLayout.isHf(checkpoint)) return HfLayout.bltHubConfig(checkpoint);
         if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) return Json.readTree(checkpoint.resolve(Checkpoint.CONFIG_FILE));
         return ConsolidatedCheckpoint.read(checkpoint).hubConfig();
     }
 
     /** Where {@link #readConfig} reads from, for messages ({@code dir/config.json} or {@code dir/params.json model}). */
     public static String configName(Path checkpoint) {
+        if (HfLayout.isHf(checkpoint)) return checkpoint.resolve(Checkpoint.CONFIG_FILE) + " " + HfLayout.REFERENCE_KEY + ".args";
         if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) return checkpoint.resolve(Checkpoint.CONFIG_FILE).toString();
         return checkpoint.resolve(ConsolidatedCheckpoint.PARAMS_FILE) + " " + ConsolidatedCheckpoint.read(checkpoint).modelArgsKey();
     }
 
     /** Loads a checkpoint directory's weights (model.safetensors, or consolidated.pth) into {@code params}. */
     public static void loadWeights(Path checkpoint, ParameterBuffer params) {
-        if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) Checkpoint.loadModel(checkpoint, params);
+        if (HfLayout.isHf(checkpoint)) HfLayout.loadBltWeights(checkpoint, params);
+        else if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE))) Checkpoint.loadModel(checkpoint, params);
         else ConsolidatedCheckpoint.read(checkpoint).loadInto(params);
     }
 
@@ -127,6 +134,7 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
 
     /** The BLT's entropy model directory, {@code entropy_model/}, if it has one. */
     public Optional<Path> entropyModelDir() {
+        if (HfLayout.isHf(checkpoint)) return HfLayout.entropyHubConfig(checkpoint).map(c -> checkpoint);
         Path d = checkpoint.resolve(ENTROPY_MODEL_DIR);
         return holdsModel(d) ? Optional.of(d) : Optional.empty();
     }
