@@ -30,8 +30,14 @@ public final class FeedForward {
     private void ensure(int rows) {
         if (gate.length < rows * hidden) {
             h13 = new float[rows * 2 * hidden];
-            dh13 = new float[rows * 2 * hidden];
             gate = new float[rows * hidden];
+        }
+    }
+
+    /** Gradient buffers are allocated by the first backward pass only (inference never needs them). */
+    private void ensureGradients(int rows) {
+        if (dgate.length < rows * hidden) {
+            dh13 = new float[rows * 2 * hidden];
             dgate = new float[rows * hidden];
         }
     }
@@ -47,6 +53,7 @@ public final class FeedForward {
 
     /** Adds parameter gradients into {@code g} and writes {@code ∂L/∂x} into {@code dx} (overwriting). */
     public void backward(ParameterBuffer p, ParameterBuffer g, float[] x, float[] dOut, float[] dx) {
+        ensureGradients(rows);
         Matmul.dyTx(g.segment(), w2.offset(), dOut, 0, gate, 0, rows, dim, hidden);
         Matmul.dyW(dgate, 0, dOut, 0, p.segment(), w2.offset(), rows, dim, hidden, false);
         SwiGluKernel.backward(h13, dgate, dh13, rows, hidden);

@@ -52,10 +52,16 @@ public final class SelfAttention {
     private void ensure(int rows) {
         if (qkv.length < rows * qkvWidth) {
             qkv = new float[rows * qkvWidth];
-            dqkv = new float[rows * qkvWidth];
             att = new float[rows * heads * hd];
-            datt = new float[rows * heads * hd];
             lse = new float[rows * heads];
+        }
+    }
+
+    /** Gradient buffers are allocated by the first backward pass only (inference never needs them). */
+    private void ensureGradients(int rows) {
+        if (dqkv.length < rows * qkvWidth) {
+            dqkv = new float[rows * qkvWidth];
+            datt = new float[rows * heads * hd];
         }
     }
 
@@ -79,6 +85,7 @@ public final class SelfAttention {
     /** Adds parameter gradients into {@code g} and {@code ∂L/∂x} into {@code dx}, for the last forward's input {@code x}. */
     public void backward(ParameterBuffer p, ParameterBuffer g, float[] x, float[] dOut, float[] dx) {
         int rows = B * T;
+        ensureGradients(rows);
         Matmul.dyTx(g.segment(), wo.offset(), dOut, 0, att, 0, rows, dim, heads * hd);
         Matmul.dyW(datt, 0, dOut, 0, p.segment(), wo.offset(), rows, dim, heads * hd, false);
         Arrays.fill(dqkv, 0, rows * qkvWidth, 0f);

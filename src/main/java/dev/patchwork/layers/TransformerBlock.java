@@ -38,6 +38,13 @@ public final class TransformerBlock {
             h = new float[n];
             n2 = new float[n];
             out = new float[n];
+        }
+    }
+
+    /** Gradient buffers exist only once a backward pass runs, so inference needs half the memory. */
+    private void ensureGradients(int rows) {
+        if (dx.length < rows * dim) {
+            int n = rows * dim;
             dn = new float[n];
             dh = new float[n];
             dx = new float[n];
@@ -64,6 +71,7 @@ public final class TransformerBlock {
      * buffer (valid until the next backward).
      */
     public float[] backward(ParameterBuffer p, ParameterBuffer g, float[] dOut) {
+        ensureGradients(rows);
         int n = rows * dim;
         // out = h + ffn(n2): dh = dOut + norm-backward(ffn-backward(dOut))
         feedForward.backward(p, g, n2, dOut, dn);

@@ -123,9 +123,7 @@ public final class ByteLm {
         if (embedded.length < rows * dim) {
             embedded = new float[rows * dim];
             normed = new float[rows * dim];
-            dNormed = new float[rows * dim];
             logits = new float[rows * vocab];
-            dLogits = new float[rows * vocab];
             mask = new AttentionMask(rows);
         }
         mask.causal(ids, B, T, config.slidingWindow() == null ? 0 : config.slidingWindow(),
@@ -150,12 +148,14 @@ public final class ByteLm {
         int rows = B * T, counted = 0;
         for (int i = 0; i < rows; i++) if (targets[i] >= 0) counted++;
         float scale = counted == 0 ? 0f : 1f / counted;
+        if (withGradient && dLogits.length < rows * vocab) dLogits = new float[rows * vocab]; // training only
         return CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
     }
 
     /** Adds the gradient of the mean loss (from {@link #loss} with a gradient) into {@code grads}. */
     public void backward(ParameterBuffer grads) {
         int rows = B * T;
+        if (dNormed.length < rows * dim) dNormed = new float[rows * dim];
         java.util.Arrays.fill(dNormed, 0, rows * dim, 0f);
         output.backward(params, grads, normed, dLogits, dNormed, rows, false);
         if (dHidden.length < rows * dim) dHidden = new float[rows * dim];
