@@ -221,6 +221,9 @@ final class PatchCommand implements Callable<Integer> {
     record ModelDir(Path lm, Path trainArgs) {
         static ModelDir of(Path dir) {
             if (!Files.isDirectory(dir)) throw new PatchworkException("--entropy-model " + dir + " is not a directory");
+            Path inRun = dir.resolve(dev.patchwork.model.ByteLmCheckpoint.RUN_CHECKPOINT);
+            if (!dev.patchwork.model.ModelDirectory.holdsModel(dir) && dev.patchwork.model.ModelDirectory.holdsModel(inRun))
+                dir = inRun; // a run directory: its latest checkpoint
             Path lm = dir;
             if (dev.patchwork.model.ModelDirectory.holdsModel(dir.resolve(dev.patchwork.model.ModelDirectory.ENTROPY_MODEL_DIR))) lm = dir.resolve(dev.patchwork.model.ModelDirectory.ENTROPY_MODEL_DIR);
             Path trainArgs = null;
