@@ -69,6 +69,11 @@ public final class HfTensorSource implements TensorSource {
     }
 
     @Override
+    public Map<String, TensorEntry> byName() {
+        return byName;
+    }
+
+    @Override
     public Path path() {
         return path;
     }
@@ -78,20 +83,4 @@ public final class HfTensorSource implements TensorSource {
         return tensors;
     }
 
-    @Override
-    public Set<String> names() {
-        return byName.keySet();
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return byName.containsKey(name);
-    }
-
-    @Override
-    public TensorEntry tensor(String name) {
-        TensorEntry t = byName.get(name);
-        if (t == null) throw new CheckpointException(path, "no tensor named " + name + " (Hugging Face layout, reference name)");
-        return t;
-    }
 }

@@ -68,6 +68,11 @@ public final class PthFile implements TensorSource, AutoCloseable {
     }
 
     @Override
+    public Map<String, TensorEntry> byName() {
+        return byName;
+    }
+
+    @Override
     public Path path() {
         return path;
     }
@@ -81,23 +86,6 @@ public final class PthFile implements TensorSource, AutoCloseable {
     @Override
     public List<TensorEntry> tensors() {
         return tensors;
-    }
-
-    @Override
-    public Set<String> names() {
-        return byName.keySet();
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return byName.containsKey(name);
-    }
-
-    @Override
-    public TensorEntry tensor(String name) {
-        TensorEntry t = byName.get(name);
-        if (t == null) throw new CheckpointException(path, "no tensor named " + name + " (the state dict has " + tensors.size() + " tensors)");
-        return t;
     }
 
     /** The PyTorch layout (storage, offset, strides) of the tensor {@code name}. */

@@ -35,7 +35,7 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
         this.metadata = parsed.metadata();
         Map<String, TensorEntry> m = new LinkedHashMap<>();
         for (TensorEntry t : tensors) m.put(t.name(), t);
-        this.byName = m;
+        this.byName = java.util.Collections.unmodifiableMap(m);
     }
 
     /** Maps {@code path} into a shared arena (slices readable from any thread) that {@link #close()} releases. */
@@ -72,6 +72,11 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     }
 
     @Override
+    public Map<String, TensorEntry> byName() {
+        return byName;
+    }
+
+    @Override
     public Path path() {
         return path;
     }
@@ -80,25 +85,6 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     @Override
     public List<TensorEntry> tensors() {
         return tensors;
-    }
-
-    /** Tensor names, in the order of their data in the file. */
-    @Override
-    public Set<String> names() {
-        return byName.keySet();
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return byName.containsKey(name);
-    }
-
-    /** The tensor called {@code name}; a missing one is a {@link CheckpointException}. */
-    @Override
-    public TensorEntry tensor(String name) {
-        TensorEntry t = byName.get(name);
-        if (t == null) throw new CheckpointException(path, "no tensor named " + name + " (the file has " + tensors.size() + " tensors)");
-        return t;
     }
 
     /** The {@code __metadata__} map (empty if the file has none). */

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,13 +22,24 @@ public interface TensorSource {
     /** All tensors, in the file's order. */
     List<TensorEntry> tensors();
 
-    /** Tensor names, in the file's order. */
-    Set<String> names();
+    /** The tensors by name, in the file's order. */
+    Map<String, TensorEntry> byName();
 
-    boolean contains(String name);
+    /** Tensor names, in the file's order. */
+    default Set<String> names() {
+        return byName().keySet();
+    }
+
+    default boolean contains(String name) {
+        return byName().containsKey(name);
+    }
 
     /** The tensor called {@code name}; a missing one is a {@link CheckpointException}. */
-    TensorEntry tensor(String name);
+    default TensorEntry tensor(String name) {
+        TensorEntry t = byName().get(name);
+        if (t == null) throw new CheckpointException(path(), "no tensor named " + name + " (the file has " + byName().size() + " tensors)");
+        return t;
+    }
 
     /** The values of one tensor converted to float32. */
     default float[] readFloats(String name) {
