@@ -64,6 +64,8 @@ public final class PatchworkServer implements AutoCloseable {
     private final AtomicLong requestIds = new AtomicLong();
     private final AtomicLong completed = new AtomicLong();
     private volatile boolean closing;
+    /** The latest finished generation, for tests that check a disconnect stopped the generator. */
+    private volatile ServedModel.Generation lastGeneration;
 
     private PatchworkServer(ServedModel model, ServerLimits limits, HttpServer http) {
         this.model = model;
@@ -97,6 +99,10 @@ public final class PatchworkServer implements AutoCloseable {
     /** The port the server listens on (the one chosen when started with port 0). */
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    ServedModel.Generation lastGeneration() {
+        return lastGeneration;
     }
 
     public String modelName() {
@@ -313,6 +319,7 @@ public final class PatchworkServer implements AutoCloseable {
             text.append(run.push(b, p, starts));
             return !run.stops.stopped() && !closing;
         });
+        lastGeneration = g;
         text.append(run.finish(starts));
         Map<String, Object> o = run.chunk(text.toString(), starts, run.finishReason(g));
         o.put("usage", usage(g));
@@ -338,6 +345,7 @@ public final class PatchworkServer implements AutoCloseable {
             if (!text.isEmpty()) alive[0] = event(out, run.chunk(text, starts, null));
             return alive[0] && !run.stops.stopped() && !closing;
         });
+        lastGeneration = g;
         if (!alive[0] || closing) return;
         List<Boolean> starts = new java.util.ArrayList<>();
         String tail = run.finish(starts);
