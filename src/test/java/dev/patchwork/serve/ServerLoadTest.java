@@ -73,6 +73,33 @@ class ServerLoadTest {
         }
     }
 
+    /**
+     * Time from sending a streamed request to reading its first event, on the tiny BLT (the issue asks for 200 ms on
+     * an idle machine; asserted loosely because the test machine is shared, the figure is printed).
+     */
+    @Test
+    @Timeout(30)
+    void theFirstEventArrivesQuickly() throws Exception {
+        try (PatchworkServer server = PatchworkServer.start(referenceTiny(), "127.0.0.1", 0, new ServerLimits(4096, 1024, 4096, 4));
+             HttpClient http = client()) {
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 5; i++) {
+                HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"The first byte\",\"max_tokens\":64,\"stream\":true,\"seed\":" + i + "}")).build();
+                long t0 = System.nanoTime();
+                HttpResponse<java.io.InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = in.readLine()) != null && !line.startsWith("data: ")) { /* skip */ }
+                    best = Math.min(best, System.nanoTime() - t0);
+                    while (in.readLine() != null) { /* drain, so the next request finds the worker free */ }
+                }
+            }
+            System.out.printf("first event after %.1f ms (best of 5)%n", best / 1e6);
+            assertTrue(best < TimeUnit.SECONDS.toNanos(2), "first event after " + best / 1e6 + " ms");
+        }
+    }
+
     @Test
     @Timeout(60)
     void sixtyFourStreamingClientsCompleteOrGetA503AndNoThreadIsLeft() throws Exception {
