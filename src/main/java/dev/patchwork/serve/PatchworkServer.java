@@ -11,7 +11,6 @@ import dev.patchwork.generate.Utf8Stream;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -314,7 +314,7 @@ public final class PatchworkServer implements AutoCloseable {
     private Map<String, Object> completion(CompletionRequest req) {
         Run run = new Run(req);
         StringBuilder text = new StringBuilder();
-        List<Boolean> starts = new java.util.ArrayList<>();
+        List<Boolean> starts = new ArrayList<>();
         ServedModel.Generation g = model.generate(req.prompt(), req.maxTokens(), req.sampling(), (b, p) -> {
             text.append(run.push(b, p, starts));
             return !run.stops.stopped() && !closing;
@@ -340,14 +340,14 @@ public final class PatchworkServer implements AutoCloseable {
         Run run = new Run(req);
         boolean[] alive = {true};
         ServedModel.Generation g = model.generate(req.prompt(), req.maxTokens(), req.sampling(), (b, p) -> {
-            List<Boolean> starts = new java.util.ArrayList<>();
+            List<Boolean> starts = new ArrayList<>();
             String text = run.push(b, p, starts);
             if (!text.isEmpty()) alive[0] = event(out, run.chunk(text, starts, null));
             return alive[0] && !run.stops.stopped() && !closing;
         });
         lastGeneration = g;
         if (!alive[0] || closing) return;
-        List<Boolean> starts = new java.util.ArrayList<>();
+        List<Boolean> starts = new ArrayList<>();
         String tail = run.finish(starts);
         Map<String, Object> last = run.chunk(tail, starts, run.finishReason(g));
         last.put("usage", usage(g));
