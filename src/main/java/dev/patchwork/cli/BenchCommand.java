@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 
 /** {@code patchwork bench}: speed measurements with machine-readable output. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (GFLOP/s, bytes/s, MFU); --json for machine-readable output.",
-        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class, BenchCommand.Generate.class, BenchCommand.Load.class})
+        subcommands = {BenchCommand.Kernels.class, BenchCommand.Train.class, BenchCommand.Entropy.class, BenchCommand.Generate.class, BenchCommand.Load.class, BenchCommand.Serve.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -173,6 +173,25 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             print(dev.patchwork.bench.LoadBench.run(), json);
+            return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Latency of the HTTP server: time to the first streamed event of a completion, on loopback.",
+            footer = {"", "Example:", "  patchwork bench serve --model runs/blt --requests 11 --json"})
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--model", required = true, paramLabel = "DIR") Path model;
+        @Option(names = "--requests", defaultValue = "11", description = "Sequential streamed requests; the first warms up.") int requests;
+        @Option(names = "--max-tokens", defaultValue = "64") int maxTokens;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            if (requests < 2) throw new PatchworkException("--requests must be >= 2 (the first one warms up)");
+            if (maxTokens < 1) throw new PatchworkException("--max-tokens must be >= 1");
+            if (!json) System.err.println("patchwork bench serve: " + Simd.describe());
+            print(dev.patchwork.bench.ServeLatencyBench.run(model, requests, maxTokens), json);
             return 0;
         }
     }
