@@ -104,6 +104,7 @@ class ServerLoadTest {
     @Timeout(60)
     void sixtyFourStreamingClientsCompleteOrGetA503AndNoThreadIsLeft() throws Exception {
         Set<String> before = serverThreads();
+        long heapBefore = heapAfterGc();
         long start = System.nanoTime();
         int clients = 64;
         List<HttpResponse<String>> replies = new ArrayList<>();
@@ -136,6 +137,23 @@ class ServerLoadTest {
         assertTrue(ok >= 1, "no client was served");
         assertTrue(seconds < 20, "took " + seconds + " s");
         awaitNoServerThreads(before);
-        System.out.printf("load: %d served, %d busy (503), %.2f s%n", ok, busy, seconds);
+        replies.clear();
+        long heapAfter = heapAfterGc();
+        // the server's model, caches and queues must be gone with it: at most a little JIT/class metadata remains
+        assertTrue(heapAfter - heapBefore < 16L << 20, "heap grew by " + ((heapAfter - heapBefore) >> 20) + " MB after close()");
+        System.out.printf("load: %d served, %d busy (503), %.2f s, heap %+d MB after close%n", ok, busy, seconds,
+                (heapAfter - heapBefore) >> 20);
+    }
+
+    /** Used heap after a few full collections (bounded: at most 5 rounds). */
+    private static long heapAfterGc() throws InterruptedException {
+        Runtime rt = Runtime.getRuntime();
+        long used = Long.MAX_VALUE;
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(50);
+            used = Math.min(used, rt.totalMemory() - rt.freeMemory());
+        }
+        return used;
     }
 }
