@@ -51,6 +51,39 @@ final class SafetensorsHeader {
 
     private SafetensorsHeader() {}
 
+    /** One tensor of a header to write: its bytes follow the previous tensor's. */
+    record Entry(String name, Dtype dtype, long[] shape, long bytes) {}
+
+    /**
+     * The JSON header of tensors laid out back to back in list order ({@code data_offsets} accumulate), with optional
+     * {@code __metadata__}, space-padded to a multiple of 8 bytes so the data section starts 8-byte aligned.
+     */
+    static byte[] encode(java.util.Map<String, String> metadata, List<Entry> entries) {
+        com.fasterxml.jackson.databind.node.ObjectNode root = MAPPER.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            com.fasterxml.jackson.databind.node.ObjectNode meta = root.putObject(METADATA_KEY);
+            metadata.forEach(meta::put);
+        }
+        long offset = 0;
+        for (Entry t : entries) {
+            com.fasterxml.jackson.databind.node.ObjectNode e = root.putObject(t.name());
+            e.put("dtype", t.dtype().name());
+            com.fasterxml.jackson.databind.node.ArrayNode shape = e.putArray("shape");
+            for (long d : t.shape()) shape.add(d);
+            e.putArray("data_offsets").add(offset).add(offset + t.bytes());
+            offset += t.bytes();
+        }
+        byte[] json;
+        try {
+            json = MAPPER.writeValueAsBytes(root);
+        } catch (JacksonException e) {
+            throw new IllegalStateException("cannot serialise a safetensors header", e);
+        }
+        byte[] padded = java.util.Arrays.copyOf(json, (json.length + 7) / 8 * 8);
+        java.util.Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        return padded;
+    }
+
     /** Parses the header of {@code file}, whose whole content is {@code mapped}; slices point into {@code mapped}. */
     static Parsed parse(Path file, MemorySegment mapped) {
         long size = mapped.byteSize();

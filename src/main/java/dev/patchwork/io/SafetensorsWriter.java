@@ -1,8 +1,5 @@
 package dev.patchwork.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 
@@ -13,7 +10,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,30 +91,9 @@ public final class SafetensorsWriter {
 
     /** The JSON header, space-padded to a multiple of 8 bytes. */
     byte[] header() {
-        ObjectNode root = SafetensorsHeader.MAPPER.createObjectNode();
-        if (!metadata.isEmpty()) {
-            ObjectNode meta = root.putObject(SafetensorsHeader.METADATA_KEY);
-            metadata.forEach(meta::put);
-        }
-        long offset = 0;
-        for (TensorData t : tensors) {
-            ObjectNode entry = root.putObject(t.name());
-            entry.put("dtype", Dtype.F32.name());
-            ArrayNode shape = entry.putArray("shape");
-            for (long d : t.shape()) shape.add(d);
-            long end = offset + t.data().byteSize();
-            entry.putArray("data_offsets").add(offset).add(end);
-            offset = end;
-        }
-        byte[] json;
-        try {
-            json = SafetensorsHeader.MAPPER.writeValueAsBytes(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise a safetensors header", e);
-        }
-        byte[] padded = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
-        Arrays.fill(padded, json.length, padded.length, (byte) ' ');
-        return padded;
+        List<SafetensorsHeader.Entry> entries = new ArrayList<>();
+        for (TensorData t : tensors) entries.add(new SafetensorsHeader.Entry(t.name(), Dtype.F32, t.shape(), t.data().byteSize()));
+        return SafetensorsHeader.encode(metadata, entries);
     }
 
     private static void writeSegment(FileChannel ch, MemorySegment data, ByteBuffer staging, MemorySegment stagingSegment)

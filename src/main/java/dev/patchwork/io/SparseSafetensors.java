@@ -1,15 +1,13 @@
 package dev.patchwork.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Map;
+import java.util.ArrayList;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -32,24 +30,13 @@ public final class SparseSafetensors {
 
     /** Creates {@code file} (replacing it) holding zero-valued {@code tensors} in list order; returns its length. */
     public static long create(Path file, List<Spec> tensors) {
-        ObjectNode root = SafetensorsHeader.MAPPER.createObjectNode();
+        List<SafetensorsHeader.Entry> entries = new ArrayList<>();
         long offset = 0;
         for (Spec t : tensors) {
-            ObjectNode e = root.putObject(t.name());
-            e.put("dtype", t.dtype().name());
-            ArrayNode shape = e.putArray("shape");
-            for (long d : t.shape()) shape.add(d);
-            e.putArray("data_offsets").add(offset).add(offset + t.bytes());
+            entries.add(new SafetensorsHeader.Entry(t.name(), t.dtype(), t.shape(), t.bytes()));
             offset += t.bytes();
         }
-        byte[] json;
-        try {
-            json = SafetensorsHeader.MAPPER.writeValueAsBytes(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise a safetensors header", e);
-        }
-        byte[] header = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
-        Arrays.fill(header, json.length, header.length, (byte) ' ');
+        byte[] header = SafetensorsHeader.encode(Map.of(), entries);
         long length = Long.BYTES + header.length + offset;
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(0);

@@ -1,8 +1,6 @@
 package dev.patchwork.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Map;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -70,26 +68,11 @@ public final class TensorCopyWriter {
     }
 
     private byte[] header() {
-        ObjectNode root = SafetensorsHeader.MAPPER.createObjectNode();
-        long offset = 0;
-        for (Item it : items) {
-            ObjectNode e = root.putObject(it.name());
-            e.put("dtype", it.dtype().name());
-            ArrayNode shape = e.putArray("shape");
-            for (long d : it.shape()) shape.add(d);
-            long end = offset + it.parts().stream().mapToLong(MemorySegment::byteSize).sum();
-            e.putArray("data_offsets").add(offset).add(end);
-            offset = end;
-        }
-        byte[] json;
-        try {
-            json = SafetensorsHeader.MAPPER.writeValueAsBytes(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise a safetensors header", e);
-        }
-        byte[] padded = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
-        Arrays.fill(padded, json.length, padded.length, (byte) ' ');
-        return padded;
+        List<SafetensorsHeader.Entry> entries = new ArrayList<>();
+        for (Item it : items)
+            entries.add(new SafetensorsHeader.Entry(it.name(), it.dtype(), it.shape(),
+                    it.parts().stream().mapToLong(MemorySegment::byteSize).sum()));
+        return SafetensorsHeader.encode(Map.of(), entries);
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
