@@ -5,15 +5,11 @@ import dev.patchwork.data.PackedSequence;
 import dev.patchwork.eval.FlopAccounting;
 import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltConfig;
-import dev.patchwork.tensor.Parallel;
 import dev.patchwork.tensor.ParameterBuffer;
-import dev.patchwork.tensor.Simd;
 import dev.patchwork.train.AdamW;
 import dev.patchwork.train.GradientClipping;
 
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -39,44 +35,27 @@ public final class BltTrainBench {
         BltBatch b = randomBatch(batch, seqLen, patchSize, config.maxEncoderSeqLength(), new SplittableRandom(1));
         long patches = 0;
         for (int[] l : b.lengths()) patches += l.length;
-        double[] times = new double[steps];
-        for (int s = -warmupSteps; s < steps; s++) {
-            long t0 = System.nanoTime();
+        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, () -> {
             grads.zero();
             model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
             model.loss(b.y(), null, true);
             model.backward(grads);
             GradientClipping.clip(grads, 1.0);
             opt.step(model.parameters(), grads, 1e-4);
-            if (s >= 0) times[s] = (System.nanoTime() - t0) / 1e9;
-        }
-        Arrays.sort(times);
-        double median = times[steps / 2];
-        double bytesPerSecond = b.targets() / median;
+        });
         double meanPatch = (b.targets() + (double) batch) / patches, context = (double) b.targets() / batch;
         double flopsPerByte = FlopAccounting.train(FlopAccounting.bltPerByte(config, context, meanPatch));
-        double gflops = flopsPerByte * bytesPerSecond / 1e9;
-        FmaPeak.Result peak = FmaPeak.measure(20_000_000L, 3);
         long hash = 0;
         for (var v : model.layout().views()) if (v.name().startsWith("encoder_hash_tok_embedding.")) hash += v.size();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("benchmark", "train");
+        Map<String, Object> m = TrainStepTiming.header();
         m.put("model", "blt");
-        m.put("kernels", Simd.SCALAR ? "scalar" : "vector" + Simd.F.vectorBitSize());
-        m.put("threads", Parallel.threads());
         m.put("parameters", model.layout().parameterCount());
         m.put("hash_parameters", hash);
         m.put("batch_size", batch);
         m.put("seq_len_patches", seqLen);
         m.put("bytes_per_row", context);
         m.put("mean_patch_size", meanPatch);
-        m.put("steps_timed", steps);
-        m.put("median_step_ms", median * 1e3);
-        m.put("bytes_per_s", bytesPerSecond);
-        m.put("train_flops_per_byte", flopsPerByte);
-        m.put("model_gflops", gflops);
-        m.put("fma_peak_gflops", peak.totalGflops());
-        m.put("mfu", gflops / peak.totalGflops());
+        TrainStepTiming.putThroughput(m, steps, median, b.targets(), flopsPerByte);
         return m;
     }
 
