@@ -64,9 +64,13 @@ public final class HfLayout {
      * Reference arguments ({@code {"args", "entropy_args"}}) from the fields of an HF BLT config, the inverse of what
      * {@code convert_blt_weights_to_hf.py} derives. The HF config drops some reference fields; they are filled in as
      * the released models have them (spec §2): cross-attention heads = the local encoder's heads (as the HF port
-     * does), the local models' attention window 512 and the entropy model's sliding window 512 (the HF sub-configs
-     * have no window field: assumed, not verified against the port's modeling code), and {@code multiple_of} chosen so
-     * that the reference's FFN rule gives each sub-config's {@code intermediate_size}.
+     * does), the local models' attention window 512 and the entropy model's sliding window 512, and
+     * {@code multiple_of} chosen so that the reference's FFN rule gives each sub-config's {@code intermediate_size}.
+     *
+     * <p>About the windows: the HF sub-configs have no window field, and the port's modeling code builds plain causal
+     * masks ({@code create_causal_mask} on configs without {@code sliding_window}) for the patcher and the local
+     * models, so the port attends without a window. The released weights were trained with the reference's windows
+     * (512), which Patchwork keeps; the two agree whenever a sequence holds at most 512 bytes.
      */
     static JsonNode fromHfConfig(JsonNode hf) {
         JsonNodeFactory f = JsonNodeFactory.instance;
