@@ -41,7 +41,7 @@ import java.util.Optional;
 public record ModelDirectory(Path checkpoint, Kind kind) {
     /** What a model directory holds. */
     public enum Kind {
-        BYTE_LM("byte LM"), BLT("BLT");
+        BYTE_LM("byte LM"), BLT("BLT"), MEGABYTE("MEGABYTE");
 
         private final String description;
 
@@ -107,6 +107,7 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     /** The kind of model a {@code config.json} describes (its {@code "args"} object, or the bare object). */
     public static Kind kindOf(JsonNode config) {
         JsonNode args = config.has("args") && config.size() == 1 ? config.get("args") : config;
+        if (MegabyteConfig.isMegabyte(args)) return Kind.MEGABYTE;
         return args.has("dim_global") || args.has("n_layers_global") ? Kind.BLT : Kind.BYTE_LM;
     }
 
@@ -118,6 +119,14 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     public ByteLm loadByteLm() {
         require(Kind.BYTE_LM);
         return ByteLmCheckpoint.load(checkpoint);
+    }
+
+    /** Loads a MEGABYTE model; every problem (bad config, wrong or missing tensors) is a one-line error. */
+    public Megabyte loadMegabyte() {
+        require(Kind.MEGABYTE);
+        Megabyte model = Megabyte.uninitialised(MegabyteConfig.fromJson(readConfig(checkpoint), configName(checkpoint)));
+        loadWeights(checkpoint, model.parameters());
+        return model;
     }
 
     public BltConfig bltConfig() {
