@@ -12,12 +12,13 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A model on disk and which kind it is: the one place that tells a byte LM from a BLT.
+ * A model on disk and which kind it is: the one place that tells a byte LM, a BLT and a MEGABYTE model apart.
  *
  * <p>{@code dir} is a checkpoint directory ({@code config.json} + {@code model.safetensors}) or a Patchwork run
  * directory, whose latest checkpoint is in {@code checkpoint/}. The kind comes from {@code config.json}
  * ({@code {"args": ...}} or bare): a BLT config has the latent transformer's fields ({@code dim_global},
- * {@code n_layers_global}), a byte LM's has {@code dim}, {@code n_layers}, ... but none of those.
+ * {@code n_layers_global}), a MEGABYTE config has {@code global_dim} ({@link MegabyteConfig}), a byte LM's has
+ * {@code dim}, {@code n_layers}, ... but none of those.
  *
  * <p>A BLT directory has the reference's hub layout (the Patchwork BLT run's checkpoint has the same):
  * <pre>
