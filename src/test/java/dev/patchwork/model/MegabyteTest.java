@@ -153,6 +153,17 @@ class MegabyteTest {
     }
 
     @Test
+    void theShippedTinyConfigIsAboutTheSizeOfTheNanoGptByteLm() {
+        var root = Json.readTree(java.nio.file.Path.of("configs/megabyte-tiny.json"));
+        MegabyteConfig mb = MegabyteConfig.fromJson(root.get("model"), "megabyte-tiny");
+        ByteLmConfig lm = ByteLmConfig.fromJson(Json.readTree(java.nio.file.Path.of("configs/bytelm-nanogpt.json")).get("model"), "nanogpt");
+        assertEquals(4, mb.patchSize());
+        assertEquals(256, mb.maxSeqlen());
+        long a = Megabyte.layoutOf(mb).parameterCount(), b = ByteLm.layoutOf(lm).parameterCount();
+        assertTrue(Math.abs(a - b) < 0.05 * b, "MEGABYTE " + a + " vs byte LM " + b + " parameters");
+    }
+
+    @Test
     void configRoundTripsAndIsRecognised() throws Exception {
         MegabyteConfig c = config();
         var node = Json.MAPPER.readTree(c.toJson());
