@@ -5,10 +5,12 @@ import dev.patchwork.data.CorpusSource;
 import dev.patchwork.eval.BltEvaluator;
 import dev.patchwork.eval.ByteLmEvaluator;
 import dev.patchwork.eval.FlopAccounting;
+import dev.patchwork.eval.MegabyteEvaluator;
 import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltCheckpoint;
 import dev.patchwork.model.ByteLm;
 import dev.patchwork.model.ByteLmCheckpoint;
+import dev.patchwork.model.Megabyte;
 import dev.patchwork.model.ModelDirectory;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.PatcherConfig;
@@ -51,7 +53,9 @@ final class EvalCommand implements Callable<Integer> {
         if (!Files.exists(data)) throw new PatchworkException("data not found: " + data);
         CorpusOptions options = suffixes.isEmpty() ? CorpusOptions.ALL : CorpusOptions.including(suffixes.toArray(String[]::new));
         CorpusSource source = CorpusSource.of(data, options);
-        if (ModelDirectory.kindOf(model) == ModelDirectory.Kind.BLT) return evaluateBlt(source);
+        ModelDirectory.Kind kind = ModelDirectory.kindOf(model);
+        if (kind == ModelDirectory.Kind.BLT) return evaluateBlt(source);
+        if (kind == ModelDirectory.Kind.MEGABYTE) return evaluateMegabyte(source);
         ByteLm m = ByteLmCheckpoint.load(model);
         int T = seqLen != null ? seqLen : m.config().maxSeqlen();
         if (!json) System.err.println("patchwork eval: " + Simd.describe());
@@ -106,6 +110,34 @@ final class EvalCommand implements Callable<Integer> {
                     data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.windows(), r.seconds());
             System.out.printf("patches: %,d, mean patch size %.3f; FLOPs/byte (BLT paper accounting, context %.0f bytes): inference %.4g, training %.4g%n",
                     r.patches(), r.meanPatchSize(), r.meanContextBytes(), r.flopsPerByteInference(), r.flopsPerByteTrain());
+        }
+        return 0;
+    }
+
+    /** MEGABYTE: windows of whole patches of the document's ids; FLOPs per byte by the BLT paper's accounting. */
+    private int evaluateMegabyte(CorpusSource source) throws Exception {
+        Megabyte m = ModelDirectory.of(model).loadMegabyte();
+        int T = seqLen != null ? seqLen : m.config().maxSeqlen();
+        if (!json) System.err.println("patchwork eval: " + Simd.describe());
+        MegabyteEvaluator.Result r = new MegabyteEvaluator(m, batchSize, T).evaluate(source);
+        double flops = FlopAccounting.megabytePerByte(m.config(), T);
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("model", "megabyte");
+            o.put("bits_per_byte", r.bitsPerByte());
+            o.put("loss_nats", r.lossNats());
+            o.put("bytes", r.bytes());
+            o.put("predicted_tokens", r.targets());
+            o.put("documents", r.documents());
+            o.put("seq_len", T);
+            o.put("patch_size", m.config().patchSize());
+            o.put("flops_per_byte_inference", flops);
+            o.put("flops_per_byte_train", FlopAccounting.train(flops));
+            o.put("seconds", r.seconds());
+            printJson(o);
+        } else {
+            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs; FLOPs/byte (context %d): inference %.4g%n",
+                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds(), T, flops);
         }
         return 0;
     }

@@ -3,6 +3,7 @@ package dev.patchwork.cli;
 import dev.patchwork.generate.BltBundle;
 import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.ByteLmGenerator;
+import dev.patchwork.generate.MegabyteGenerator;
 import dev.patchwork.generate.SamplingOptions;
 import dev.patchwork.generate.Utf8Stream;
 import dev.patchwork.model.ModelDirectory;
@@ -55,18 +56,31 @@ final class GenerateCommand implements Callable<Integer> {
         ModelDirectory dir = ModelDirectory.of(model);
         if (dir.kind() == ModelDirectory.Kind.BLT) return blt(dir, options);
         if (noCache || threshold != null)
-            throw new PatchworkException("--no-cache and --threshold apply to BLT models; " + model + " holds a byte LM");
+            throw new PatchworkException("--no-cache and --threshold apply to BLT models; " + model + " holds a " + dir.kind().description());
         PrintStream out = stdout();
         Utf8Stream text = new Utf8Stream();
         out.print(prompt);
         long start = System.nanoTime();
-        ByteLmGenerator.Result r = new ByteLmGenerator(dir.loadByteLm()).generate(prompt.getBytes(StandardCharsets.UTF_8), maxBytes,
-                !noStop, options, b -> print(out, text, b));
+        byte[] promptBytes = prompt.getBytes(StandardCharsets.UTF_8);
+        int bytes, steps;
+        ByteLmGenerator.Stop reason;
+        if (dir.kind() == ModelDirectory.Kind.MEGABYTE) {
+            MegabyteGenerator.Result r = new MegabyteGenerator(dir.loadMegabyte()).generate(promptBytes, maxBytes, !noStop, options,
+                    b -> print(out, text, b));
+            bytes = r.bytes().length;
+            steps = r.steps();
+            reason = r.reason();
+        } else {
+            ByteLmGenerator.Result r = new ByteLmGenerator(dir.loadByteLm()).generate(promptBytes, maxBytes, !noStop, options,
+                    b -> print(out, text, b));
+            bytes = r.bytes().length;
+            steps = r.steps();
+            reason = r.reason();
+        }
         out.print(text.finish());
         out.println();
         double secs = (System.nanoTime() - start) / 1e9;
-        System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", r.bytes().length,
-                r.reason().name().toLowerCase(), r.steps() / secs);
+        System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", bytes, reason.name().toLowerCase(), steps / secs);
         return 0;
     }
 

@@ -6,9 +6,11 @@ import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusOptions;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.model.ByteLmConfig;
+import dev.patchwork.model.MegabyteConfig;
 import dev.patchwork.train.BltTrainConfig;
 import dev.patchwork.train.BltTrainer;
 import dev.patchwork.train.ByteLmTrainer;
+import dev.patchwork.train.MegabyteTrainer;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
@@ -33,6 +35,7 @@ import java.util.concurrent.Callable;
                 "Examples:",
                 "  patchwork train --config configs/blt-tiny.json --data input.txt --out runs/blt",
                 "  patchwork train --config configs/bytelm-tiny.json --data input.txt --out runs/tiny",
+                "  patchwork train --config configs/megabyte-tiny.json --data input.txt --out runs/megabyte",
                 "  patchwork train --config configs/bytelm-tiny.json --data corpus.zip --zip-suffix .java --out runs/java --steps 500",
                 "  patchwork train --resume --out runs/tiny"})
 final class TrainCommand implements Callable<Integer> {
@@ -73,6 +76,7 @@ final class TrainCommand implements Callable<Integer> {
             if (resume) {
                 if (config != null) throw new PatchworkException("--resume continues with the run's own config; drop --config");
                 r = BltTrainer.isBltRun(out) ? BltTrainer.resume(opener, out, System.err, stop).run()
+                        : MegabyteTrainer.isMegabyteRun(out) ? MegabyteTrainer.resume(opener, out, System.err, stop).run()
                         : ByteLmTrainer.resume(opener, out, System.err, stop).run();
             } else {
                 if (config == null) throw new PatchworkException("missing --config FILE (or use --resume to continue a run)");
@@ -83,7 +87,7 @@ final class TrainCommand implements Callable<Integer> {
                 r = BltTrainConfig.isBlt(root)
                         ? BltTrainer.start(BltTrainConfig.fromJson(root, config.toString(), this::withOverrides), source, opener, out,
                                 System.err, stop).run()
-                        : startByteLm(root, source, stop).run();
+                        : startByteLm(root, source, stop);
             }
         }
         String heldOut = Double.isNaN(r.evalLoss()) ? "held-out not evaluated yet"
@@ -93,7 +97,8 @@ final class TrainCommand implements Callable<Integer> {
         return r.interrupted() ? 130 : 0;
     }
 
-    private ByteLmTrainer startByteLm(JsonNode root, String source, StopSignal stop) throws java.io.IOException {
+    /** A byte LM, or a MEGABYTE model when the model section has {@code global_dim}: same config form, same data. */
+    private Trainer.Result startByteLm(JsonNode root, String source, StopSignal stop) throws java.io.IOException {
         JsonNode modelNode = root, trainNode = Json.MAPPER.createObjectNode();
         if (root.has("model") || root.has("train")) {
             for (var it = root.fieldNames(); it.hasNext(); ) {
@@ -107,11 +112,16 @@ final class TrainCommand implements Callable<Integer> {
             if (root.has("train")) trainNode = root.get("train");
         }
         if (!trainNode.isObject()) throw new PatchworkException(config + ": 'train' must be an object");
-        ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
         TrainSettings settings = Json.bind(withOverrides(((ObjectNode) trainNode).deepCopy()), TrainSettings.class, config + " (train settings)");
+        if (MegabyteConfig.isMegabyte(modelNode)) {
+            MegabyteConfig megabyte = MegabyteConfig.fromJson(modelNode, config.toString());
+            MegabyteTrainer.checkShape(megabyte, settings); // before preparing data
+            return MegabyteTrainer.start(megabyte, settings, openCorpus(Path.of(source)), source, out, System.err, stop).run();
+        }
+        ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
         ByteLmTrainer.checkFits(modelConfig, settings.batchSize(),
                 settings.seqLen() != null ? settings.seqLen() : modelConfig.maxSeqlen()); // before preparing data
-        return ByteLmTrainer.start(modelConfig, settings, openCorpus(Path.of(source)), source, out, System.err, stop);
+        return ByteLmTrainer.start(modelConfig, settings, openCorpus(Path.of(source)), source, out, System.err, stop).run();
     }
 
     private ByteCorpus openCorpus(Path source) {

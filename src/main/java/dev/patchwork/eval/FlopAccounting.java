@@ -2,6 +2,7 @@ package dev.patchwork.eval;
 
 import dev.patchwork.model.BltConfig;
 import dev.patchwork.model.ByteLmConfig;
+import dev.patchwork.model.MegabyteConfig;
 
 /**
  * FLOPs per byte with the BLT paper's accounting (§4.5, Eq. 13–17, per-operation formulas of its Appendix B; spec
@@ -110,6 +111,19 @@ public final class FlopAccounting {
         checkContext(contextBytes);
         int w = c.slidingWindow() == null ? 0 : c.slidingWindow();
         return transformer(c.dim(), c.nLayers(), window(w, contextBytes), BYTE_VOCAB);
+    }
+
+    /**
+     * Inference FLOPs per byte of MEGABYTE in the same style: the global transformer (width {@code P·D_G}) runs once
+     * per patch over {@code n_ctx/P} patches, the local one once per byte over the {@code P} bytes of its patch and
+     * predicts the 256 byte values: {@code TF(P·D_G, l_G, n_ctx/P, 0)/P + TF(D_L, l_L, P, 256)}. As for BLT, the
+     * projection between the widths (W_GL) is not counted.
+     */
+    public static double megabytePerByte(MegabyteConfig c, double contextBytes) {
+        checkContext(contextBytes);
+        double P = c.patchSize();
+        double global = transformer(c.globalWidth(), c.globalLayers(), contextBytes / P, 0) / P;
+        return global + transformer(c.localDim(), c.localLayers(), Math.min(P, contextBytes), BYTE_VOCAB);
     }
 
     /**

@@ -12,12 +12,13 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A model on disk and which kind it is: the one place that tells a byte LM from a BLT.
+ * A model on disk and which kind it is: the one place that tells a byte LM, a BLT and a MEGABYTE model apart.
  *
  * <p>{@code dir} is a checkpoint directory ({@code config.json} + {@code model.safetensors}) or a Patchwork run
  * directory, whose latest checkpoint is in {@code checkpoint/}. The kind comes from {@code config.json}
  * ({@code {"args": ...}} or bare): a BLT config has the latent transformer's fields ({@code dim_global},
- * {@code n_layers_global}), a byte LM's has {@code dim}, {@code n_layers}, ... but none of those.
+ * {@code n_layers_global}), a MEGABYTE config has {@code global_dim} ({@link MegabyteConfig}), a byte LM's has
+ * {@code dim}, {@code n_layers}, ... but none of those.
  *
  * <p>A BLT directory has the reference's hub layout (the Patchwork BLT run's checkpoint has the same):
  * <pre>
@@ -41,7 +42,7 @@ import java.util.Optional;
 public record ModelDirectory(Path checkpoint, Kind kind) {
     /** What a model directory holds. */
     public enum Kind {
-        BYTE_LM("byte LM"), BLT("BLT");
+        BYTE_LM("byte LM"), BLT("BLT"), MEGABYTE("MEGABYTE");
 
         private final String description;
 
@@ -107,6 +108,7 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     /** The kind of model a {@code config.json} describes (its {@code "args"} object, or the bare object). */
     public static Kind kindOf(JsonNode config) {
         JsonNode args = config.has("args") && config.size() == 1 ? config.get("args") : config;
+        if (MegabyteConfig.isMegabyte(args)) return Kind.MEGABYTE;
         return args.has("dim_global") || args.has("n_layers_global") ? Kind.BLT : Kind.BYTE_LM;
     }
 
@@ -118,6 +120,14 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     public ByteLm loadByteLm() {
         require(Kind.BYTE_LM);
         return ByteLmCheckpoint.load(checkpoint);
+    }
+
+    /** Loads a MEGABYTE model; every problem (bad config, wrong or missing tensors) is a one-line error. */
+    public Megabyte loadMegabyte() {
+        require(Kind.MEGABYTE);
+        Megabyte model = Megabyte.uninitialised(MegabyteConfig.fromJson(readConfig(checkpoint), configName(checkpoint)));
+        loadWeights(checkpoint, model.parameters());
+        return model;
     }
 
     public BltConfig bltConfig() {

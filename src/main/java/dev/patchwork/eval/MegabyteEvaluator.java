@@ -1,0 +1,103 @@
+package dev.patchwork.eval;
+
+import dev.patchwork.data.ByteTokens;
+import dev.patchwork.data.CorpusSource;
+import dev.patchwork.model.Megabyte;
+import dev.patchwork.util.PatchworkException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+
+/**
+ * Bits per byte of a {@link Megabyte} over a corpus, counted like {@link ByteLmEvaluator}: every document is
+ * {@code BOS + bytes + EOS}, each byte and the EOS are predicted (BOS never is), {@code bpb = Σ NLL / ln 2 / #targets}.
+ *
+ * <p>MEGABYTE predicts every id of its input, so a document is cut into consecutive windows of {@code seqLen} ids
+ * (a multiple of the patch size), each scored on its own (the first id of a later window is predicted from the
+ * pads alone, as in training); the last window is padded with ignored positions.
+ */
+public final class MegabyteEvaluator {
+    /** The outcome of an evaluation. */
+    public record Result(double bitsPerByte, double lossNats, long bytes, long targets, long documents, double seconds) {}
+
+    private final Megabyte model;
+    private final int batch, seqLen;
+    private final int[] x, y;
+    private int rows;
+    private double nats;
+    private long targets;
+
+    public MegabyteEvaluator(Megabyte model, int batch, int seqLen) {
+        if (batch < 1 || seqLen < 1) throw new PatchworkException("batch and seq_len must be >= 1");
+        if (seqLen > model.config().maxSeqlen())
+            throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + model.config().maxSeqlen());
+        if (seqLen % model.config().patchSize() != 0)
+            throw new PatchworkException("seq_len " + seqLen + " must be a multiple of the patch size " + model.config().patchSize());
+        this.model = model;
+        this.batch = batch;
+        this.seqLen = seqLen;
+        this.x = new int[batch * seqLen];
+        this.y = new int[batch * seqLen];
+    }
+
+    public Result evaluate(CorpusSource source) {
+        long start = System.nanoTime();
+        long[] bytes = {0}, docs = {0};
+        try {
+            source.forEachDocument((name, content) -> {
+                bytes[0] += scoreDocument(content);
+                docs[0]++;
+            });
+        } catch (IOException e) {
+            throw new PatchworkException("cannot read " + source.description() + ": " + e.getMessage());
+        }
+        flush();
+        if (targets == 0) throw new PatchworkException(source.description() + " holds no documents to evaluate");
+        double loss = nats / targets;
+        return new Result(loss / Math.log(2), loss, bytes[0], targets, docs[0], (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Streams one document through windows; returns its byte count. */
+    private long scoreDocument(InputStream in) throws IOException {
+        int[] window = new int[seqLen];
+        int n = 0;
+        window[n++] = ByteTokens.BOS;
+        boolean first = true;
+        long count = 0;
+        byte[] buf = new byte[8192];
+        int r;
+        while ((r = in.read(buf)) > 0) {
+            for (int i = 0; i < r; i++) {
+                window[n++] = ByteTokens.id(buf[i]);
+                count++;
+                if (n == seqLen) {
+                    addWindow(window, n, first);
+                    first = false;
+                    n = 0;
+                }
+            }
+        }
+        window[n++] = ByteTokens.EOS;
+        addWindow(window, n, first);
+        return count;
+    }
+
+    private void addWindow(int[] ids, int n, boolean startsDocument) {
+        int base = rows * seqLen;
+        System.arraycopy(ids, 0, x, base, n);
+        System.arraycopy(ids, 0, y, base, n);
+        if (startsDocument) y[base] = -1; // BOS is given, never predicted
+        Arrays.fill(x, base + n, base + seqLen, 0);
+        Arrays.fill(y, base + n, base + seqLen, -1);
+        targets += startsDocument ? n - 1 : n;
+        if (++rows == batch) flush();
+    }
+
+    private void flush() {
+        if (rows == 0) return;
+        model.forward(x, rows, seqLen);
+        nats += model.loss(y, null, false);
+        rows = 0;
+    }
+}

@@ -1,0 +1,191 @@
+package dev.patchwork.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.patchwork.data.Batcher;
+import dev.patchwork.data.ByteCorpus;
+import dev.patchwork.data.CorpusSplit;
+import dev.patchwork.data.EvalWindows;
+import dev.patchwork.io.Checkpoint;
+import dev.patchwork.model.Megabyte;
+import dev.patchwork.model.MegabyteConfig;
+import dev.patchwork.model.ModelDirectory;
+import dev.patchwork.tensor.ParameterBuffer;
+import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.util.PatchworkException;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Trains a {@link Megabyte} with the shared {@link Trainer} loop, with the byte LM's conventions: random windows of
+ * {@code seq_len} ids drawn from (seed, step) by a {@link Batcher}, held-out loss over consecutive
+ * {@link EvalWindows}, checkpoint {@code config.json} ({@code {"args": ...}}) + {@code model.safetensors}.
+ * MEGABYTE predicts every id of its input from the ids before it, so a window is both input and target: the
+ * batcher's inputs are used and its next-token targets are not.
+ */
+public final class MegabyteTrainer implements TrainingTask {
+    private final MegabyteConfig config;
+    private final TrainSettings settings;
+    private final ByteCorpus corpus;
+    private final String dataSource;
+    private final CorpusSplit split;
+    private final Batcher batcher;
+    private final int seqLen;
+    private final Megabyte model;
+    private final int[] x, y;
+    private final Trainer trainer;
+
+    private MegabyteTrainer(TrainSettings settings, Path out, ByteCorpus corpus, String dataSource, PrintStream log,
+                            StopSignal stop, Megabyte model, JsonNode resumeState) {
+        this.config = model.config();
+        this.settings = settings;
+        this.corpus = corpus;
+        this.dataSource = dataSource;
+        this.seqLen = seqLen(settings, config);
+        this.split = corpus.split(settings.evalFraction());
+        this.batcher = new Batcher(corpus, split, settings.seed());
+        this.model = model;
+        this.x = new int[settings.batchSize() * seqLen];
+        this.y = new int[settings.batchSize() * seqLen];
+        AdamW optimizer = resumeState == null ? Trainer.optimizer(this, settings)
+                : Trainer.restoreOptimizer(this, settings, resumeState, out);
+        long startStep = resumeState == null ? 0 : resumeState.path("step").asLong();
+        this.trainer = new Trainer(this, settings, out, log, stop, optimizer, startStep);
+    }
+
+    private static int seqLen(TrainSettings settings, MegabyteConfig config) {
+        return settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+    }
+
+    /** Starts a new run in {@code out}, which must not hold one already. */
+    public static MegabyteTrainer start(MegabyteConfig config, TrainSettings settings, ByteCorpus corpus, String dataSource,
+                                        Path out, PrintStream log, StopSignal stop) throws IOException {
+        Trainer.requireNoRun(out);
+        checkShape(config, settings);
+        Files.createDirectories(out);
+        return new MegabyteTrainer(settings, out, corpus, dataSource, log, stop, Megabyte.initialise(config), null);
+    }
+
+    /** Continues the run in {@code out} from its last checkpoint. */
+    public static MegabyteTrainer resume(ByteLmTrainer.ByteLmCorpusOpener corpusOpener, Path out, PrintStream log,
+                                         StopSignal stop) throws IOException {
+        JsonNode state = Trainer.readState(out);
+        TrainSettings settings = Trainer.savedSettings(state, out);
+        Megabyte model = ModelDirectory.of(Trainer.checkpointDir(out)).loadMegabyte();
+        String dataSource = state.path("data").asText();
+        return new MegabyteTrainer(settings, out, corpusOpener.open(dataSource), dataSource, log, stop, model, state);
+    }
+
+    /** Whether {@code out} holds a MEGABYTE run with a checkpoint (what {@link #resume} needs). */
+    public static boolean isMegabyteRun(Path out) {
+        Path config = Trainer.checkpointDir(out).resolve(Checkpoint.CONFIG_FILE);
+        return Files.isRegularFile(config) && ModelDirectory.kindOf(out) == ModelDirectory.Kind.MEGABYTE;
+    }
+
+    /** Refuses a window the model cannot take, and a run that would not fit in memory. */
+    public static void checkShape(MegabyteConfig c, TrainSettings settings) {
+        int T = seqLen(settings, c);
+        if (T > c.maxSeqlen()) throw new PatchworkException("seq_len " + T + " exceeds the model's max_seqlen " + c.maxSeqlen());
+        if (T % c.patchSize() != 0)
+            throw new PatchworkException("seq_len " + T + " must be a multiple of patch_size " + c.patchSize());
+        long params = Megabyte.layoutOf(c).totalFloats();
+        long rows = (long) settings.batchSize() * T, patches = rows / c.patchSize();
+        // per byte row: the local blocks and the byte-wide buffers; per patch row: the global blocks (as ByteLmTrainer)
+        long local = rows * (14L * c.localDim() + 6L * c.localFfnHidden() + 2L * c.localHeads()) * c.localLayers();
+        long global = patches * (14L * c.globalWidth() + 6L * c.globalFfnHidden() + 2L * c.globalHeads()) * c.globalLayers();
+        long buffers = rows * (8L * c.globalDim() + 6L * c.localDim() + 2L * c.vocabSize());
+        MemoryCheck.require(16 * params, 4 * (local + global + buffers), "batch_size, seq_len or the model's widths and layers");
+    }
+
+    public Megabyte model() {
+        return model;
+    }
+
+    /** Runs from the current step to {@code settings.steps()}. */
+    public Trainer.Result run() throws IOException {
+        if (split.trainTokens() < seqLen + 1)
+            throw new PatchworkException("corpus " + corpus.description() + " has only " + split.trainTokens()
+                    + " training tokens, fewer than one window of seq_len+1 = " + (seqLen + 1) + ": use more data or a smaller seq_len");
+        return trainer.run();
+    }
+
+    // ---- TrainingTask ----------------------------------------------------------------------------------------------
+
+    @Override
+    public String kind() {
+        return "megabyte";
+    }
+
+    @Override
+    public String title() {
+        return "MEGABYTE";
+    }
+
+    @Override
+    public void describe(PrintStream log) {
+        log.printf("model: MEGABYTE, %,d parameters (patch %d; global %d x %d = %d wide, %d layers, %d heads; local %d wide,"
+                        + " %d layers, %d heads); batch %d x %d bytes; corpus %s: %,d training / %,d held-out tokens%n",
+                model.layout().parameterCount(), config.patchSize(), config.patchSize(), config.globalDim(), config.globalWidth(),
+                config.globalLayers(), config.globalHeads(), config.localDim(), config.localLayers(), config.localHeads(),
+                settings.batchSize(), seqLen, corpus.description(), split.trainTokens(), split.evalTokens());
+    }
+
+    @Override
+    public ParameterLayout layout() {
+        return model.layout();
+    }
+
+    @Override
+    public ParameterBuffer parameters() {
+        return model.parameters();
+    }
+
+    @Override
+    public Loss forwardTraining(long step) {
+        int B = settings.batchSize();
+        batcher.batch(step, B, seqLen, x, y);
+        model.forward(x, B, seqLen);
+        return new Loss(model.loss(x, null, true), (long) B * seqLen);
+    }
+
+    @Override
+    public void backward(ParameterBuffer grads) {
+        model.backward(grads);
+    }
+
+    /** Summed loss over the held-out windows ({@code eval_batches · batch_size} windows at most). */
+    @Override
+    public Loss evaluate() {
+        int B = settings.batchSize(), T = seqLen;
+        EvalWindows windows = new EvalWindows(corpus, split, T, (long) settings.evalBatches() * B);
+        int[] ex = new int[B * T], ey = new int[B * T], targets = new int[B * T];
+        double sum = 0;
+        long count = 0;
+        int n;
+        while ((n = windows.nextBatch(B, ex, ey)) > 0) {
+            System.arraycopy(ex, 0, targets, 0, n * T);
+            for (int i = n * T; i < B * T; i++) {
+                ex[i] = 0;
+                targets[i] = -1; // unused rows of the last batch: ignored
+            }
+            model.forward(ex, B, T);
+            sum += model.loss(targets, null, false);
+            count += (long) n * T;
+        }
+        if (count == 0) throw new PatchworkException("the held-out split of " + corpus.description() + " is shorter than one window of " + (T + 1) + " tokens");
+        return new Loss(sum, count);
+    }
+
+    @Override
+    public Checkpoint.Builder checkpoint() {
+        return Checkpoint.builder(config.toJson(), model.parameters());
+    }
+
+    @Override
+    public void saveState(ObjectNode state) {
+        state.put("data", dataSource);
+    }
+}
