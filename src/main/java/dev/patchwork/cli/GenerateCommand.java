@@ -4,8 +4,10 @@ import dev.patchwork.generate.BltBundle;
 import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.ByteLmGenerator;
 import dev.patchwork.generate.SamplingOptions;
+import dev.patchwork.generate.TokenLmGenerator;
 import dev.patchwork.generate.Utf8Stream;
 import dev.patchwork.model.ModelDirectory;
+import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -60,13 +62,17 @@ final class GenerateCommand implements Callable<Integer> {
         Utf8Stream text = new Utf8Stream();
         out.print(prompt);
         long start = System.nanoTime();
-        ByteLmGenerator.Result r = new ByteLmGenerator(dir.loadByteLm()).generate(prompt.getBytes(StandardCharsets.UTF_8), maxBytes,
+        java.nio.file.Path tokenizerFile = dir.checkpoint().resolve(BpeTokenizer.FILE_NAME);
+        ByteLmGenerator.Result r = java.nio.file.Files.isRegularFile(tokenizerFile) // a BPE baseline: tokens decoded to bytes
+                ? new TokenLmGenerator(dir.loadByteLm(), BpeTokenizer.load(tokenizerFile)).generate(prompt.getBytes(StandardCharsets.UTF_8),
+                        maxBytes, !noStop, options, b -> print(out, text, b))
+                : new ByteLmGenerator(dir.loadByteLm()).generate(prompt.getBytes(StandardCharsets.UTF_8), maxBytes,
                 !noStop, options, b -> print(out, text, b));
         out.print(text.finish());
         out.println();
         double secs = (System.nanoTime() - start) / 1e9;
         System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", r.bytes().length,
-                r.reason().name().toLowerCase(), r.steps() / secs);
+                r.reason().name().toLowerCase(), r.bytes().length / secs);
         return 0;
     }
 

@@ -10,6 +10,8 @@ import dev.patchwork.train.BltTrainConfig;
 import dev.patchwork.train.BltTrainer;
 import dev.patchwork.train.ByteLmTrainer;
 import dev.patchwork.train.StopSignal;
+import dev.patchwork.train.TokenLmTrainConfig;
+import dev.patchwork.train.TokenLmTrainer;
 import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.util.Json;
@@ -33,6 +35,7 @@ import java.util.concurrent.Callable;
                 "Examples:",
                 "  patchwork train --config configs/blt-tiny.json --data input.txt --out runs/blt",
                 "  patchwork train --config configs/bytelm-tiny.json --data input.txt --out runs/tiny",
+                "  patchwork train --config configs/bpe-lm-tiny.json --tokenizer tok.json --data input.txt --out runs/bpe",
                 "  patchwork train --config configs/bytelm-tiny.json --data corpus.zip --zip-suffix .java --out runs/java --steps 500",
                 "  patchwork train --resume --out runs/tiny"})
 final class TrainCommand implements Callable<Integer> {
@@ -44,6 +47,8 @@ final class TrainCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint.")
     boolean resume;
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "BPE baseline (a config with a \"tokenizer\" section): the tokenizer JSON to use.")
+    Path tokenizer;
     @Option(names = "--zip-suffix", paramLabel = "SUFFIX", description = "Only use archive/directory entries ending with this (repeatable), e.g. .java.")
     java.util.List<String> suffixes = new java.util.ArrayList<>();
 
@@ -73,6 +78,7 @@ final class TrainCommand implements Callable<Integer> {
             if (resume) {
                 if (config != null) throw new PatchworkException("--resume continues with the run's own config; drop --config");
                 r = BltTrainer.isBltRun(out) ? BltTrainer.resume(opener, out, System.err, stop).run()
+                        : TokenLmTrainer.isTokenLmRun(out) ? TokenLmTrainer.resume(opener, out, System.err, stop).run()
                         : ByteLmTrainer.resume(opener, out, System.err, stop).run();
             } else {
                 if (config == null) throw new PatchworkException("missing --config FILE (or use --resume to continue a run)");
@@ -80,7 +86,12 @@ final class TrainCommand implements Callable<Integer> {
                 JsonNode root = Json.readTree(config);
                 if (!root.isObject()) throw new PatchworkException(config + ": expected a JSON object");
                 String source = data.toAbsolutePath().normalize().toString();
-                r = BltTrainConfig.isBlt(root)
+                if (tokenizer != null && !TokenLmTrainConfig.isTokenLm(root))
+                    throw new PatchworkException("--tokenizer applies to a BPE baseline config (one with a \"tokenizer\" section, see configs/bpe-lm-tiny.json)");
+                r = TokenLmTrainConfig.isTokenLm(root)
+                        ? TokenLmTrainer.start(TokenLmTrainConfig.fromJson(root, config.toString(), this::withOverrides, tokenizer),
+                                openCorpus(Path.of(source)), source, out, System.err, stop).run()
+                        : BltTrainConfig.isBlt(root)
                         ? BltTrainer.start(BltTrainConfig.fromJson(root, config.toString(), this::withOverrides), source, opener, out,
                                 System.err, stop).run()
                         : startByteLm(root, source, stop).run();
