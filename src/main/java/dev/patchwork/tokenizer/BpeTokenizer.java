@@ -1,8 +1,6 @@
 package dev.patchwork.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.patchwork.data.ByteTokens;
 import dev.patchwork.io.AtomicFiles;
 import dev.patchwork.util.Json;
@@ -194,14 +192,14 @@ public final class BpeTokenizer {
 
     // ---- persistence -----------------------------------------------------------------------------------------------
 
+    /** The file form: one merge per line, so that a 4096-token file stays short and readable. */
     public String toJson() {
-        ObjectNode root = Json.MAPPER.createObjectNode();
-        root.put("format", FORMAT);
-        root.put("version", VERSION);
-        root.put("vocab_size", vocabSize());
-        ArrayNode merges = root.putArray("merges");
-        for (int r = 0; r < left.length; r++) merges.addArray().add(left[r]).add(right[r]);
-        return Json.write(root);
+        StringBuilder sb = new StringBuilder(64 + 16 * left.length);
+        sb.append("{\n  \"format\": \"").append(FORMAT).append("\",\n  \"version\": ").append(VERSION)
+                .append(",\n  \"vocab_size\": ").append(vocabSize()).append(",\n  \"merges\": [");
+        for (int r = 0; r < left.length; r++)
+            sb.append(r == 0 ? "\n    [" : ",\n    [").append(left[r]).append(", ").append(right[r]).append(']');
+        return sb.append(left.length == 0 ? "]\n}\n" : "\n  ]\n}\n").toString();
     }
 
     /** Writes the tokenizer to {@code file} atomically (a crash leaves the old file or the new one, never half). */

@@ -217,6 +217,9 @@ class BpeTokenizerTest {
         for (int r = 0; r < tok.mergeCount(); r++) assertArrayEquals(tok.merge(r), back.merge(r));
         byte[] text = randomText(new SplittableRandom(2), 300);
         assertArrayEquals(tok.encode(text), back.encode(text));
+        assertEquals(tok.toJson(), BpeTokenizer.fromJson(dev.patchwork.util.Json.MAPPER.readTree(tok.toJson()), "x").toJson());
+        BpeTokenizer bytesOnly = new BpeTokenizer(new int[0], new int[0]);
+        assertEquals(256, BpeTokenizer.fromJson(dev.patchwork.util.Json.MAPPER.readTree(bytesOnly.toJson()), "x").vocabSize());
         tok.save(f); // overwriting is atomic and leaves no temporary file behind
         try (var files = Files.list(dir)) {
             assertEquals(List.of(f), files.toList());
@@ -230,8 +233,8 @@ class BpeTokenizerTest {
         Map<String, String> cases = new java.util.LinkedHashMap<>();
         cases.put("not valid JSON", good.substring(0, good.length() / 2));
         cases.put("'format' is not", good.replace("patchwork-bpe", "other"));
-        cases.put("unsupported version", good.replace("\"version\" : 1", "\"version\" : 9"));
-        cases.put("does not match 256 + 4 merges", good.replace("\"vocab_size\" : 260", "\"vocab_size\" : 261"));
+        cases.put("unsupported version", good.replace("\"version\": 1", "\"version\": 9"));
+        cases.put("does not match 256 + 4 merges", good.replace("\"vocab_size\": 260", "\"vocab_size\": 261"));
         cases.put("merges[0] must be a pair", good.replaceFirst("\\[\\s*117,\\s*103\\s*]", "[117]"));
         cases.put("only ids 0..255 exist", good.replaceFirst("\\[\\s*117,\\s*103\\s*]", "[117, 300]"));
         cases.put("repeats the pair", good.replaceFirst("\\[\\s*104,\\s*256\\s*]", "[117, 103]"));
