@@ -76,7 +76,8 @@ final class TrainCommand implements Callable<Integer> {
         try (StopSignal stop = StopSignal.install()) {
             ByteLmTrainer.ByteLmCorpusOpener opener = saved -> openCorpus(data != null ? data : Path.of(saved));
             if (resume) {
-                if (config != null) throw new PatchworkException("--resume continues with the run's own config; drop --config");
+                if (config != null || tokenizer != null)
+                    throw new PatchworkException("--resume continues with the run's own config and tokenizer; drop --config and --tokenizer");
                 r = BltTrainer.isBltRun(out) ? BltTrainer.resume(opener, out, System.err, stop).run()
                         : TokenLmTrainer.isTokenLmRun(out) ? TokenLmTrainer.resume(opener, out, System.err, stop).run()
                         : ByteLmTrainer.resume(opener, out, System.err, stop).run();
