@@ -6,6 +6,7 @@ import dev.patchwork.eval.BltEvaluator;
 import dev.patchwork.eval.ByteLmEvaluator;
 import dev.patchwork.eval.FlopAccounting;
 import dev.patchwork.eval.MegabyteEvaluator;
+import dev.patchwork.eval.TokenLmEvaluator;
 import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltCheckpoint;
 import dev.patchwork.model.ByteLm;
@@ -15,6 +16,7 @@ import dev.patchwork.model.ModelDirectory;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.PatcherConfig;
 import dev.patchwork.tensor.Simd;
+import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
@@ -55,6 +57,7 @@ final class EvalCommand implements Callable<Integer> {
         CorpusSource source = CorpusSource.of(data, options);
         ModelDirectory.Kind kind = ModelDirectory.kindOf(model);
         if (kind == ModelDirectory.Kind.BLT) return evaluateBlt(source);
+        if (Files.isRegularFile(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME))) return evaluateTokenLm(source);
         if (kind == ModelDirectory.Kind.MEGABYTE) return evaluateMegabyte(source);
         ByteLm m = ByteLmCheckpoint.load(model);
         int T = seqLen != null ? seqLen : m.config().maxSeqlen();
@@ -77,6 +80,36 @@ final class EvalCommand implements Callable<Integer> {
         } else {
             System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs%n",
                     data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds());
+        }
+        return 0;
+    }
+
+    /** A BPE baseline (its checkpoint has tokenizer.json): bits per byte over the bytes its tokens cover. */
+    private int evaluateTokenLm(CorpusSource source) throws Exception {
+        ByteLm m = ByteLmCheckpoint.load(model);
+        BpeTokenizer tok = BpeTokenizer.load(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME));
+        int T = seqLen != null ? seqLen : m.config().maxSeqlen();
+        if (!json) System.err.println("patchwork eval: " + Simd.describe() + "; BPE vocabulary " + tok.vocabSize());
+        TokenLmEvaluator.Result r = new TokenLmEvaluator(m, tok, batchSize, T).evaluate(source);
+        double flops = FlopAccounting.bpePerByte(m.config().dim(), m.config().nLayers(), m.config().vocabSize(),
+                T * r.bytesPerToken(), r.bytesPerToken());
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("model", "bpe_lm");
+            o.put("bits_per_byte", r.bitsPerByte());
+            o.put("loss_nats", r.lossNats());
+            o.put("bytes", r.bytes());
+            o.put("predicted_tokens", r.tokens());
+            o.put("bytes_per_token", r.bytesPerToken());
+            o.put("documents", r.documents());
+            o.put("seq_len", T);
+            o.put("flops_per_byte_inference", flops);
+            o.put("flops_per_byte_train", FlopAccounting.train(flops));
+            o.put("seconds", r.seconds());
+            printJson(o);
+        } else {
+            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d tokens incl. EOS, %.3f bytes/token), %.1fs%n",
+                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.tokens(), r.bytesPerToken(), r.seconds());
         }
         return 0;
     }

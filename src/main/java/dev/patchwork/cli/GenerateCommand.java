@@ -5,14 +5,17 @@ import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.ByteLmGenerator;
 import dev.patchwork.generate.MegabyteGenerator;
 import dev.patchwork.generate.SamplingOptions;
+import dev.patchwork.generate.TokenLmGenerator;
 import dev.patchwork.generate.Utf8Stream;
 import dev.patchwork.model.ModelDirectory;
+import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -62,25 +65,27 @@ final class GenerateCommand implements Callable<Integer> {
         out.print(prompt);
         long start = System.nanoTime();
         byte[] promptBytes = prompt.getBytes(StandardCharsets.UTF_8);
-        int bytes, steps;
+        Path tokenizerFile = dir.checkpoint().resolve(BpeTokenizer.FILE_NAME);
+        byte[] generated;
         ByteLmGenerator.Stop reason;
         if (dir.kind() == ModelDirectory.Kind.MEGABYTE) {
             MegabyteGenerator.Result r = new MegabyteGenerator(dir.loadMegabyte()).generate(promptBytes, maxBytes, !noStop, options,
                     b -> print(out, text, b));
-            bytes = r.bytes().length;
-            steps = r.steps();
+            generated = r.bytes();
             reason = r.reason();
         } else {
-            ByteLmGenerator.Result r = new ByteLmGenerator(dir.loadByteLm()).generate(promptBytes, maxBytes, !noStop, options,
-                    b -> print(out, text, b));
-            bytes = r.bytes().length;
-            steps = r.steps();
+            ByteLmGenerator.Result r = Files.isRegularFile(tokenizerFile) // a BPE baseline: tokens decoded to bytes
+                    ? new TokenLmGenerator(dir.loadByteLm(), BpeTokenizer.load(tokenizerFile)).generate(promptBytes, maxBytes,
+                            !noStop, options, b -> print(out, text, b))
+                    : new ByteLmGenerator(dir.loadByteLm()).generate(promptBytes, maxBytes, !noStop, options, b -> print(out, text, b));
+            generated = r.bytes();
             reason = r.reason();
         }
         out.print(text.finish());
         out.println();
         double secs = (System.nanoTime() - start) / 1e9;
-        System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", bytes, reason.name().toLowerCase(), steps / secs);
+        System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", generated.length, reason.name().toLowerCase(),
+                generated.length / secs);
         return 0;
     }
 

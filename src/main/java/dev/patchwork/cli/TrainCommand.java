@@ -12,6 +12,8 @@ import dev.patchwork.train.BltTrainer;
 import dev.patchwork.train.ByteLmTrainer;
 import dev.patchwork.train.MegabyteTrainer;
 import dev.patchwork.train.StopSignal;
+import dev.patchwork.train.TokenLmTrainConfig;
+import dev.patchwork.train.TokenLmTrainer;
 import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.util.Json;
@@ -36,6 +38,7 @@ import java.util.concurrent.Callable;
                 "  patchwork train --config configs/blt-tiny.json --data input.txt --out runs/blt",
                 "  patchwork train --config configs/bytelm-tiny.json --data input.txt --out runs/tiny",
                 "  patchwork train --config configs/megabyte-tiny.json --data input.txt --out runs/megabyte",
+                "  patchwork train --config configs/bpe-lm-tiny.json --tokenizer tok.json --data input.txt --out runs/bpe",
                 "  patchwork train --config configs/bytelm-tiny.json --data corpus.zip --zip-suffix .java --out runs/java --steps 500",
                 "  patchwork train --resume --out runs/tiny"})
 final class TrainCommand implements Callable<Integer> {
@@ -47,6 +50,8 @@ final class TrainCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint.")
     boolean resume;
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "BPE baseline (a config with a \"tokenizer\" section): the tokenizer JSON to use.")
+    Path tokenizer;
     @Option(names = "--zip-suffix", paramLabel = "SUFFIX", description = "Only use archive/directory entries ending with this (repeatable), e.g. .java.")
     java.util.List<String> suffixes = new java.util.ArrayList<>();
 
@@ -74,9 +79,11 @@ final class TrainCommand implements Callable<Integer> {
         try (StopSignal stop = StopSignal.install()) {
             ByteLmTrainer.ByteLmCorpusOpener opener = saved -> openCorpus(data != null ? data : Path.of(saved));
             if (resume) {
-                if (config != null) throw new PatchworkException("--resume continues with the run's own config; drop --config");
+                if (config != null || tokenizer != null)
+                    throw new PatchworkException("--resume continues with the run's own config and tokenizer; drop --config and --tokenizer");
                 r = BltTrainer.isBltRun(out) ? BltTrainer.resume(opener, out, System.err, stop).run()
                         : MegabyteTrainer.isMegabyteRun(out) ? MegabyteTrainer.resume(opener, out, System.err, stop).run()
+                        : TokenLmTrainer.isTokenLmRun(out) ? TokenLmTrainer.resume(opener, out, System.err, stop).run()
                         : ByteLmTrainer.resume(opener, out, System.err, stop).run();
             } else {
                 if (config == null) throw new PatchworkException("missing --config FILE (or use --resume to continue a run)");
@@ -84,7 +91,12 @@ final class TrainCommand implements Callable<Integer> {
                 JsonNode root = Json.readTree(config);
                 if (!root.isObject()) throw new PatchworkException(config + ": expected a JSON object");
                 String source = data.toAbsolutePath().normalize().toString();
-                r = BltTrainConfig.isBlt(root)
+                if (tokenizer != null && !TokenLmTrainConfig.isTokenLm(root))
+                    throw new PatchworkException("--tokenizer applies to a BPE baseline config (one with a \"tokenizer\" section, see configs/bpe-lm-tiny.json)");
+                r = TokenLmTrainConfig.isTokenLm(root)
+                        ? TokenLmTrainer.start(TokenLmTrainConfig.fromJson(root, config.toString(), this::withOverrides, tokenizer),
+                                openCorpus(Path.of(source)), source, out, System.err, stop).run()
+                        : BltTrainConfig.isBlt(root)
                         ? BltTrainer.start(BltTrainConfig.fromJson(root, config.toString(), this::withOverrides), source, opener, out,
                                 System.err, stop).run()
                         : startByteLm(root, source, stop);

@@ -12,7 +12,10 @@ import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.Patcher;
 import dev.patchwork.patch.PatcherConfig;
 import dev.patchwork.patch.Patches;
+import dev.patchwork.tokenizer.BpeTokenizer;
+import dev.patchwork.util.PatchworkException;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -69,6 +72,9 @@ final class ServedModel {
             return new ServedModel(name, md.kind(), bundle.model().parameters().floats(), bundle, null,
                     bundle.entropyModel(), bundle.patching());
         }
+        if (md.kind() != ModelDirectory.Kind.BYTE_LM || Files.isRegularFile(md.checkpoint().resolve(BpeTokenizer.FILE_NAME)))
+            throw new PatchworkException(dir + " holds a " + (md.kind() == ModelDirectory.Kind.BYTE_LM ? "BPE token LM"
+                    : md.kind().description()) + "; serve runs BLTs and byte LMs (use patchwork generate for this model)");
         ByteLm lm = md.loadByteLm();
         return new ServedModel(name, md.kind(), lm.parameters().floats(), null, lm, new EntropyModel(lm),
                 PatcherConfig.entropy(PatcherConfig.RELEASED_THRESHOLD));

@@ -57,6 +57,7 @@ class MegabyteCliTest {
         assertTrue(g.out().startsWith("hello"), g.out());
         assertEquals(g.out(), run("generate", "--model", runDir.toString(), "--prompt", "hello", "--max-bytes", "40", "--greedy").out(),
                 "greedy generation is deterministic");
+        CliTest.assertOneLineError(run("serve", "--model", runDir.toString(), "--port", "0"), "holds a MEGABYTE");
     }
 
     /** A log that asks the trainer to stop once it has printed the given step. */
