@@ -172,7 +172,7 @@ public final class Experiment {
                         e.meanPatchSize() == null ? "" : String.format(", mean patch size %.3f", e.meanPatchSize()), e.inferenceFlopsPerByte());
             }
         }
-        ExperimentReport.write(out, this, results);
+        ExperimentReport.write(out, this, data.description(), results);
         log.printf("experiment: report in %s%n", out.resolve(REPORT_FILE));
         return new Outcome(results, false);
     }

@@ -110,6 +110,19 @@ class ExperimentTest {
     }
 
     @Test
+    void exampleConfigsPlanWithinTheirBudget() {
+        for (String name : List.of("shakespeare", "java-sources")) {
+            Experiment e = Experiment.plan(ExperimentConfig.load(Path.of("experiments", name + ".json")));
+            assertEquals(List.of("byte-lm", "blt-static", "blt-space", "blt-entropy"), e.planned().stream().map(p -> p.spec().name()).toList());
+            assertEquals(5, e.config().noises().size());
+            for (Experiment.Planned p : e.planned()) {
+                assertTrue(p.steps() >= 100, name + "/" + p.spec().name() + ": " + p.steps() + " steps");
+                assertTrue(p.trainFlops() <= e.config().trainFlops(), name + "/" + p.spec().name());
+            }
+        }
+    }
+
+    @Test
     void badConfigsAreRefused(@TempDir Path tmp) {
         assertRefused(tmp, config("3e7", "{\"name\": \"x\", \"kind\": \"transformer\", \"config\": " + BYTE_LM + "}"),
                 "unknown model kind 'transformer' (available: byte_lm, blt)");
