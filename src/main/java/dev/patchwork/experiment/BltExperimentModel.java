@@ -101,6 +101,11 @@ final class BltExperimentModel implements ExperimentModel {
     }
 
     @Override
+    public Double plannedPatchSize() {
+        return patchSize;
+    }
+
+    @Override
     public Trainer.Result train(Training t) throws IOException {
         BltTrainer trainer = BltTrainer.isBltRun(t.runDir()) ? BltTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
                 : BltTrainer.start(BltTrainConfig.fromJson(trainConfig(t.settings()), spec.what(), n -> n), t.dataSource(),

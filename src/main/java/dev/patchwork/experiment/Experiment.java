@@ -164,7 +164,7 @@ public final class Experiment {
                     noisedBpb.put(n.getKey().name(), p.model().evaluate(dir, n.getValue(), false).bitsPerByte());
                 }
                 ModelResult result = new ModelResult(p.spec().name(), p.spec().kind(), p.model().describe(), p.model().parameters(), p.steps(),
-                        p.model().bytesPerStep(), p.model().trainFlopsPerByte(), p.trainFlops(), e.bytes(), e.bitsPerByte(), e.meanPatchSize(),
+                        p.model().bytesPerStep(), p.model().trainFlopsPerByte(), p.trainFlops(), e.bytes(), e.bitsPerByte(), p.model().plannedPatchSize(), e.meanPatchSize(),
                         e.inferenceFlopsPerByte(), noisedBpb, e.patchLengthCounts(), trainSeconds);
                 AtomicFiles.writeString(resultFile, Json.write(result));
                 results.add(result);

@@ -39,6 +39,11 @@ public interface ExperimentModel {
     /** Bytes one training step reads (for patched models: at the planned mean patch size). */
     double bytesPerStep();
 
+    /** The mean patch size the step count is planned with, or null for an unpatched model. */
+    default Double plannedPatchSize() {
+        return null;
+    }
+
     /** Trains to {@code training.settings().steps()}: starts a new run, or resumes the one in the run directory. */
     Trainer.Result train(Training training) throws IOException;
 

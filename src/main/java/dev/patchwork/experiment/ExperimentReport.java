@@ -29,6 +29,8 @@ import java.util.Locale;
  */
 final class ExperimentReport {
     static final String CURVE_PNG = "bpb_vs_train_flops.png";
+    /** Relative gap between the planned and the measured patch size above which the report warns. */
+    static final double PATCH_SIZE_TOLERANCE = 0.1;
 
     private ExperimentReport() {}
 
@@ -52,6 +54,14 @@ final class ExperimentReport {
         md.append("\nTraining FLOPs/byte are planned at the configured patch size; the mean patch size and the inference FLOPs/byte are "
                 + "measured on the held-out text (positions per patch, BOS and EOS included).\n\n");
         for (ModelResult r : results) md.append("- ").append(r.name()).append(": ").append(r.description()).append('\n');
+        for (ModelResult r : results) {
+            if (r.plannedPatchSize() == null || r.meanPatchSize() == null) continue;
+            double off = r.meanPatchSize() / r.plannedPatchSize() - 1;
+            if (Math.abs(off) > PATCH_SIZE_TOLERANCE)
+                md.append(String.format(Locale.ROOT, "%n**%s**: planned at patch size %.3g but measured %.3f: its steps read about %.0f%% %s bytes "
+                                + "(and FLOPs) than planned; set its patch_size to the measured size to match the budget.%n",
+                        r.name(), r.plannedPatchSize(), r.meanPatchSize(), Math.abs(off) * 100, off > 0 ? "more" : "fewer"));
+        }
 
         if (!c.noises().isEmpty()) {
             md.append("\n## Robustness\n\nBits per byte on the held-out text noised as in the BLT paper's noised HellaSwag (§6.1), "

@@ -10,6 +10,7 @@ import java.util.Map;
  *
  * @param bytesPerStep       planned bytes per training step (the budget's unit)
  * @param trainFlops         steps × bytes per step × training FLOPs per byte
+ * @param plannedPatchSize   the patch size the steps were planned with (null for unpatched models)
  * @param meanPatchSize      measured on the held-out text (null for unpatched models)
  * @param noisedBitsPerByte  noise name → bits per byte over the noised held-out bytes
  * @param patchLengthCounts  patches of each length on the held-out text (index = length; null for unpatched models)
@@ -25,6 +26,7 @@ public record ModelResult(
         @JsonProperty("train_flops") double trainFlops,
         @JsonProperty("held_out_bytes") long heldOutBytes,
         @JsonProperty("bits_per_byte") double bitsPerByte,
+        @JsonProperty("planned_patch_size") Double plannedPatchSize,
         @JsonProperty("mean_patch_size") Double meanPatchSize,
         @JsonProperty("inference_flops_per_byte") double inferenceFlopsPerByte,
         @JsonProperty("noised_bits_per_byte") Map<String, Double> noisedBitsPerByte,
