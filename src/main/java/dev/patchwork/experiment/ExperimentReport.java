@@ -38,7 +38,7 @@ final class ExperimentReport {
         ExperimentConfig c = experiment.config();
         StringBuilder md = new StringBuilder();
         md.append("# Experiment report\n\n");
-        md.append("Data: `").append(data).append("`.\n");
+        md.append("Data: `").append(data).append("`.\n\n");
         md.append(String.format(Locale.ROOT, "Training budget: %.3g FLOPs per model (BLT paper accounting, §4.5: training = 3 x forward FLOPs "
                 + "per byte x bytes trained; the entropy model of entropy patching is not counted, as in the paper). Held out: the last "
                 + "%.3g of the corpus' byte stream, of which the first %,d bytes are evaluated. Seed %d.%n%n",
