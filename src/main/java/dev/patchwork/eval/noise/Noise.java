@@ -20,7 +20,8 @@ import java.util.SplittableRandom;
  *       between consecutive characters (p is not used).</li>
  * </ul>
  * The probabilities are the paper's; the exact sampling (independent per-character draws, the 2–4 copies of repeat)
- * is this class's reading of its one-line descriptions.
+ * is this class's reading of its one-line descriptions. The project spec ({@code blt.md} §10) records only Table 3's
+ * scores, not these definitions: the quotes above were not checked against the paper's text in this repository.
  *
  * <p>Characters are Unicode code points decoded from UTF-8 (case mapping is {@link Character#toUpperCase(int)}'s
  * one-to-one mapping, locale-independent, so 'ß' stays 'ß'). A byte that does not start a valid UTF-8 sequence is kept
