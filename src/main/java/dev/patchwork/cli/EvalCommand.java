@@ -7,6 +7,8 @@ import dev.patchwork.eval.ByteLmEvaluator;
 import dev.patchwork.eval.FlopAccounting;
 import dev.patchwork.eval.MegabyteEvaluator;
 import dev.patchwork.eval.TokenLmEvaluator;
+import dev.patchwork.eval.noise.Noise;
+import dev.patchwork.eval.noise.NoisedCorpus;
 import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltCheckpoint;
 import dev.patchwork.model.ByteLm;
@@ -33,9 +35,12 @@ import java.util.concurrent.Callable;
         footer = {"", "A BLT (its config.json has dim_global) is patched as it was trained: its entropy_model/ and the patcher",
                 "settings of train_args.json (data.patcher_args). --json then adds mean_patch_size and FLOPs per byte",
                 "(flops_per_byte_inference, flops_per_byte_train) by the BLT paper's accounting.", "",
+                "--noise applies one of the BLT paper's character-level noises (§6.1) to every document first, seeded by",
+                "--noise-seed; bits per byte are then measured on the noised bytes (their count is what is divided by).", "",
                 "Examples:", "  patchwork eval --model runs/tiny --data heldout.txt",
                 "  patchwork eval --model runs/tiny --data docs/ --json",
-                "  patchwork eval --model runs/blt --data heldout.txt --json"})
+                "  patchwork eval --model runs/blt --data heldout.txt --json",
+                "  patchwork eval --model runs/tiny --data heldout.txt --noise random-case --noise-seed 7"})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Run or model directory (config.json + model.safetensors).")
     Path model;
@@ -49,12 +54,22 @@ final class EvalCommand implements Callable<Integer> {
     Integer seqLen;
     @Option(names = "--zip-suffix", paramLabel = "SUFFIX", description = "Only entries ending with this (repeatable).")
     java.util.List<String> suffixes = new java.util.ArrayList<>();
+    @Option(names = "--noise", paramLabel = "KIND", description = "Noise the text first: random-case, drop, repeat, uppercase or antspeak.")
+    String noise;
+    @Option(names = "--noise-seed", defaultValue = "0", paramLabel = "N", description = "Seed of the noise (default: ${DEFAULT-VALUE}).")
+    long noiseSeed;
 
     @Override
     public Integer call() throws Exception {
         if (!Files.exists(data)) throw new PatchworkException("data not found: " + data);
         CorpusOptions options = suffixes.isEmpty() ? CorpusOptions.ALL : CorpusOptions.including(suffixes.toArray(String[]::new));
-        CorpusSource source = CorpusSource.of(data, options);
+        CorpusSource clean = CorpusSource.of(data, options);
+        try (NoisedCorpus noised = noise == null ? null : NoisedCorpus.temporary(clean, Noise.parse(noise), noiseSeed)) {
+            return evaluate(noised == null ? clean : noised.source());
+        }
+    }
+
+    private int evaluate(CorpusSource source) throws Exception {
         ModelDirectory.Kind kind = ModelDirectory.kindOf(model);
         if (kind == ModelDirectory.Kind.BLT) return evaluateBlt(source);
         if (Files.isRegularFile(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME))) return evaluateTokenLm(source);
@@ -67,6 +82,7 @@ final class EvalCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", "byte_lm");
+            if (noise != null) o.put("noise", Noise.parse(noise).name());
             o.put("bits_per_byte", r.bitsPerByte());
             o.put("loss_nats", r.lossNats());
             o.put("bytes", r.bytes());
@@ -79,7 +95,7 @@ final class EvalCommand implements Callable<Integer> {
             printJson(o);
         } else {
             System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs%n",
-                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds());
+                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds());
         }
         return 0;
     }
@@ -96,6 +112,7 @@ final class EvalCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", "bpe_lm");
+            if (noise != null) o.put("noise", Noise.parse(noise).name());
             o.put("bits_per_byte", r.bitsPerByte());
             o.put("loss_nats", r.lossNats());
             o.put("bytes", r.bytes());
@@ -109,7 +126,7 @@ final class EvalCommand implements Callable<Integer> {
             printJson(o);
         } else {
             System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d tokens incl. EOS, %.3f bytes/token), %.1fs%n",
-                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.tokens(), r.bytesPerToken(), r.seconds());
+                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.tokens(), r.bytesPerToken(), r.seconds());
         }
         return 0;
     }
@@ -125,6 +142,7 @@ final class EvalCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", "blt");
+            if (noise != null) o.put("noise", Noise.parse(noise).name());
             o.put("bits_per_byte", r.bitsPerByte());
             o.put("loss_nats", r.lossNats());
             o.put("bytes", r.bytes());
@@ -140,7 +158,7 @@ final class EvalCommand implements Callable<Integer> {
             printJson(o);
         } else {
             System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS, %,d windows), %.1fs%n",
-                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.windows(), r.seconds());
+                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.windows(), r.seconds());
             System.out.printf("patches: %,d, mean patch size %.3f; FLOPs/byte (BLT paper accounting, context %.0f bytes): inference %.4g, training %.4g%n",
                     r.patches(), r.meanPatchSize(), r.meanContextBytes(), r.flopsPerByteInference(), r.flopsPerByteTrain());
         }
@@ -157,6 +175,7 @@ final class EvalCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", "megabyte");
+            if (noise != null) o.put("noise", Noise.parse(noise).name());
             o.put("bits_per_byte", r.bitsPerByte());
             o.put("loss_nats", r.lossNats());
             o.put("bytes", r.bytes());
@@ -170,9 +189,14 @@ final class EvalCommand implements Callable<Integer> {
             printJson(o);
         } else {
             System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs; FLOPs/byte (context %d): inference %.4g%n",
-                    data, r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds(), T, flops);
+                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds(), T, flops);
         }
         return 0;
+    }
+
+    /** The data, and the noise when there is one. */
+    private String label() {
+        return noise == null ? data.toString() : data + " (noise " + Noise.parse(noise) + ", seed " + noiseSeed + ")";
     }
 
     private static void printJson(Map<String, Object> o) throws Exception {

@@ -14,7 +14,7 @@ import java.io.PrintWriter;
 @Command(name = "patchwork", mixinStandardHelpOptions = true, version = "patchwork 0.1.0",
         description = "Train, evaluate, sample and benchmark tokenizer-free (byte-level) language models.",
         subcommands = {InfoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class, BenchCommand.class,
-                DemoCommand.class, PatchCommand.class, ConvertCommand.class, ServeCommand.class, TokenizerCommand.class, CommandLine.HelpCommand.class},
+                DemoCommand.class, PatchCommand.class, ConvertCommand.class, ServeCommand.class, TokenizerCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  patchwork demo", "  patchwork train --config configs/bytelm-tiny.json --data corpus.txt --out runs/tiny",
                 "  patchwork eval --model runs/tiny --data heldout.txt --json",
                 "  patchwork generate --model runs/tiny --prompt \"To be\" --temperature 0.8"})
