@@ -142,7 +142,7 @@ class ExperimentTest {
     void exampleConfigsPlanWithinTheirBudget() {
         for (String name : List.of("shakespeare", "java-sources")) {
             Experiment e = Experiment.plan(ExperimentConfig.load(Path.of("experiments", name + ".json")));
-            assertEquals(List.of("byte-lm", "blt-static", "blt-space", "blt-entropy"), e.planned().stream().map(p -> p.spec().name()).toList());
+            assertEquals(List.of("byte-lm", "bpe-lm", "megabyte", "blt-static", "blt-space", "blt-entropy"), e.planned().stream().map(p -> p.spec().name()).toList());
             assertEquals(5, e.config().noises().size());
             for (Experiment.Planned p : e.planned()) {
                 assertTrue(p.steps() >= 100, name + "/" + p.spec().name() + ": " + p.steps() + " steps");
