@@ -1,5 +1,6 @@
 package dev.patchwork.serve;
 
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.data.ByteTokens;
 import dev.patchwork.generate.BltBundle;
 import dev.patchwork.generate.BltGeneration;
@@ -69,7 +70,7 @@ final class ServedModel {
             return new ServedModel(name, md.kind(), bundle.model().parameters().floats(), bundle, null,
                     bundle.entropyModel(), bundle.patching());
         }
-        ByteLm lm = md.loadByteLm();
+        ByteLm lm = md.loadByteLm(WeightStorage.AUTO); // BF16/F16 matrices stay mapped
         return new ServedModel(name, md.kind(), lm.parameters().floats(), null, lm, new EntropyModel(lm),
                 PatcherConfig.entropy(PatcherConfig.RELEASED_THRESHOLD));
     }
