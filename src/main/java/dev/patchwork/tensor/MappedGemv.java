@@ -18,9 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
  * sign-extended to ints ({@code S2I}), shifted, reinterpreted as floats. F16 has no such trick in the Vector API, so
  * both twins decode it value by value ({@link Float#float16ToFloat}); only BF16 and F32 have a vector path.
  *
- * <p>The product widens one weight row at a time into a small float scratch and dots it with every input row: each
- * weight byte is read from memory once, which is what a memory-bound product needs, and a BF16 row costs half the
- * traffic of a float32 one. Every output value is computed by one thread, so results do not depend on the thread
+ * <p>The product dots each weight row with every input row, widening BF16 in registers: each weight byte is read from
+ * memory once (the other input rows find the row in L1), which is what a memory-bound product needs, and a BF16 row
+ * costs half the traffic of a float32 one. F16 rows are widened once into a small scratch instead. Every output value is computed by one thread, so results do not depend on the thread
  * count. Offsets into weights are {@code long}: a BF16 hash table can hold more than 2^31 values.
  */
 public final class MappedGemv {
@@ -84,12 +84,21 @@ public final class MappedGemv {
             xwTScalar(y, yOff, ldy, x, xOff, w, rows, out, in, accumulate);
             return;
         }
+        MemorySegment d = w.data();
+        WeightFormat format = w.format();
         Parallel.RangeBody body = (n0, n1) -> {
-            float[] row = new float[in]; // one widened weight row, reused from L1 by every input row
+            // F16 has no vector decoding: widen each row once into a scratch that every input row then reads from L1
+            float[] row = format == WeightFormat.F16 ? new float[in] : null;
             for (int n = n0; n < n1; n++) {
-                widenVector(w, (long) n * in, row, 0, in);
+                long wb = (long) n * in * format.byteSize();
+                if (row != null) widenVector(w, (long) n * in, row, 0, in);
                 for (int i = 0; i < rows; i++) {
-                    float s = dot(x, xOff + i * in, row, in);
+                    int xo = xOff + i * in;
+                    float s = switch (format) {
+                        case BF16 -> dotBf16(x, xo, d, wb, in);
+                        case F32 -> dotF32(x, xo, d, wb, in);
+                        case F16 -> dot(x, xo, row, in);
+                    };
                     int o = yOff + i * ldy + n;
                     y[o] = accumulate ? y[o] + s : s;
                 }
@@ -114,6 +123,44 @@ public final class MappedGemv {
                 y[o] = accumulate ? y[o] + s : s;
             }
         }
+    }
+
+    /**
+     * {@code Σ x[xo+k]·W[k]} over n BF16 values starting at byte {@code wb}, widened in registers: the weights cross
+     * the memory bus at 2 bytes a value. Four accumulators hide the FMA latency.
+     */
+    private static float dotBf16(float[] x, int xo, MemorySegment w, long wb, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (int end = n - 4 * L; k <= end; k += 4 * L) {
+            long b = wb + 2L * k;
+            s0 = FloatVector.fromArray(F, x, xo + k).fma(bf16(w, b), s0);
+            s1 = FloatVector.fromArray(F, x, xo + k + L).fma(bf16(w, b + 2L * L), s1);
+            s2 = FloatVector.fromArray(F, x, xo + k + 2 * L).fma(bf16(w, b + 4L * L), s2);
+            s3 = FloatVector.fromArray(F, x, xo + k + 3 * L).fma(bf16(w, b + 6L * L), s3);
+        }
+        for (int end = n - L; k <= end; k += L) s0 = FloatVector.fromArray(F, x, xo + k).fma(bf16(w, wb + 2L * k), s0);
+        float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
+        for (; k < n; k++) s += x[xo + k] * Float.intBitsToFloat(w.get(WeightFormat.U16, wb + 2L * k) << 16);
+        return s;
+    }
+
+    /** {@code Σ x[xo+k]·W[k]} over n floats starting at byte {@code wb} of a mapped float32 matrix. */
+    private static float dotF32(float[] x, int xo, MemorySegment w, long wb, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (int end = n - 4 * L; k <= end; k += 4 * L) {
+            long b = wb + 4L * k;
+            s0 = FloatVector.fromArray(F, x, xo + k).fma(FloatVector.fromMemorySegment(F, w, b, ORDER), s0);
+            s1 = FloatVector.fromArray(F, x, xo + k + L).fma(FloatVector.fromMemorySegment(F, w, b + 4L * L, ORDER), s1);
+            s2 = FloatVector.fromArray(F, x, xo + k + 2 * L).fma(FloatVector.fromMemorySegment(F, w, b + 8L * L, ORDER), s2);
+            s3 = FloatVector.fromArray(F, x, xo + k + 3 * L).fma(FloatVector.fromMemorySegment(F, w, b + 12L * L, ORDER), s3);
+        }
+        for (int end = n - L; k <= end; k += L)
+            s0 = FloatVector.fromArray(F, x, xo + k).fma(FloatVector.fromMemorySegment(F, w, wb + 4L * k, ORDER), s0);
+        float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
+        for (; k < n; k++) s += x[xo + k] * w.get(ParameterBuffer.F32, wb + 4L * k);
+        return s;
     }
 
     /** {@code Σ a[ao+k]·b[k]} over n floats: four accumulators hide the FMA latency. */
