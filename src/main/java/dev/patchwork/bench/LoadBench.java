@@ -49,7 +49,7 @@ import java.util.Map;
  */
 public final class LoadBench {
     /** Bytes generated after the prompt: the first is cold (page faults), the rest give the steady time per byte. */
-    static final int GENERATED_BYTES = 4;
+    static final int GENERATED_BYTES = 6;
 
     private LoadBench() {}
 
@@ -184,6 +184,9 @@ public final class LoadBench {
         r.put("generation_part_seconds", result.stats().partNanos().entrySet().stream()
                 .collect(LinkedHashMap::new, (m, e) -> m.put(e.getKey(), e.getValue() / 1e9), Map::putAll));
         r.put("rss_mb_after_generation", rssMb());
+        // resident memory split: anonymous (heap, activations, the float storage) vs pages of the mapped checkpoint
+        r.put("rss_anon_mb_after_generation", procField(Path.of("/proc/self/status"), "RssAnon:") / 1024);
+        r.put("rss_file_mb_after_generation", procField(Path.of("/proc/self/status"), "RssFile:") / 1024);
         r.put("machine_memory_bytes", memTotal());
         r.put("gemv_bf16_vs_f32", MappedGemvBench.run());
         return r;

@@ -3,10 +3,7 @@ package dev.patchwork.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.BltGenerator;
-import dev.patchwork.io.Dtype;
-import dev.patchwork.io.SafetensorsFile;
-import dev.patchwork.io.TensorCopyWriter;
-import dev.patchwork.io.TensorEntry;
+import dev.patchwork.io.Bf16Copies;
 import dev.patchwork.io.WeightStorage;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.PatcherConfig;
@@ -21,17 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import static dev.patchwork.model.ReferenceBltTest.ints;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * reference-tiny converted to BF16 (the BLT and its entropy model, written here with {@link TensorCopyWriter}) runs on
+ * reference-tiny converted to BF16 (the BLT and its entropy model, written by {@link Bf16Copies}) runs on
  * its mapped BF16 weights without a float32 copy of any matrix:
  * <ul>
  *   <li>logits within {@value #LOGIT_TOL} of the exact oracle, the float32 path on the same BF16 weights widened
@@ -51,32 +45,10 @@ class Bf16ReferenceBltTest {
     static Blt mapped, widened;
     static JsonNode golden;
 
-    /** A copy of the safetensors file {@code src} with every float tensor rounded to BF16. */
-    static void writeBf16(Path src, Path dst) {
-        TensorCopyWriter w = new TensorCopyWriter();
-        try (SafetensorsFile f = SafetensorsFile.open(src)) {
-            for (TensorEntry t : f.tensors()) {
-                float[] v = t.toFloatArray();
-                short[] bits = new short[v.length];
-                for (int i = 0; i < v.length; i++) bits[i] = WeightFormat.toBf16(v[i]);
-                MemorySegment le = MemorySegment.ofArray(new byte[2 * v.length]);
-                for (int i = 0; i < v.length; i++) le.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
-                        .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2L * i, bits[i]);
-                w.add(t.name(), Dtype.BF16, t.shape(), List.of(le));
-            }
-            w.write(dst);
-        }
-    }
-
     @BeforeAll
     static void convert() throws Exception {
         reference = ReferenceBltTest.resource("config.json").getParent();
-        bf16 = tmp.resolve("reference-tiny-bf16");
-        Files.createDirectories(bf16.resolve("entropy_model"));
-        for (String f : new String[]{"config.json", "train_args.json", "entropy_model/config.json"})
-            Files.copy(reference.resolve(f), bf16.resolve(f));
-        writeBf16(reference.resolve("model.safetensors"), bf16.resolve("model.safetensors"));
-        writeBf16(reference.resolve("entropy_model/model.safetensors"), bf16.resolve("entropy_model/model.safetensors"));
+        bf16 = Bf16Copies.referenceTiny(reference, tmp.resolve("reference-tiny-bf16"));
         mapped = ModelDirectory.of(bf16).loadBlt(WeightStorage.AUTO);
         widened = ModelDirectory.of(bf16).loadBlt(WeightStorage.F32);
         golden = ReferenceBltTest.golden != null ? ReferenceBltTest.golden
