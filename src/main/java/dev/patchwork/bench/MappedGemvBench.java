@@ -20,7 +20,7 @@ import java.util.SplittableRandom;
  * weights read per second.
  */
 public final class MappedGemvBench {
-    static final int N = 4096, K = 4096, REPEATS = 15;
+    static final int N = 4096, K = 4096, WARMUP = 40, REPEATS = 15;
 
     private MappedGemvBench() {}
 
@@ -53,10 +53,9 @@ public final class MappedGemvBench {
         return r;
     }
 
-    /** Median seconds of {@link #REPEATS} calls after two warm-up calls. */
+    /** Median seconds of {@link #REPEATS} calls after {@link #WARMUP} calls that let the JIT compile the kernel. */
     private static double median(Runnable call) {
-        call.run();
-        call.run();
+        for (int i = 0; i < WARMUP; i++) call.run();
         double[] t = new double[REPEATS];
         for (int i = 0; i < REPEATS; i++) {
             long t0 = System.nanoTime();
