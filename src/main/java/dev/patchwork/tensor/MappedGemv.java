@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -15,12 +16,12 @@ import jdk.incubator.vector.VectorSpecies;
  * widening to float32, {@code y = x·Wᵀ} for a few rows (generation and short prompts), and embedding-row lookup.
  *
  * <p>Widening BF16 is a 16-bit left shift of each value into a float's upper half: a {@link ShortVector} load
- * sign-extended to ints ({@code S2I}), shifted, reinterpreted as floats. F16 has no such trick in the Vector API, so
- * both twins decode it value by value ({@link Float#float16ToFloat}); only BF16 and F32 have a vector path.
+ * sign-extended to ints ({@code S2I}), shifted, reinterpreted as floats. F16 (no half-precision vectors in JDK 25)
+ * takes a few more integer operations and one multiply (see {@link #f16}).
  *
  * <p>The product dots each weight row with every input row, widening BF16 in registers: each weight byte is read from
  * memory once (the other input rows find the row in L1), which is what a memory-bound product needs, and a BF16 row
- * costs half the traffic of a float32 one. F16 rows are widened once into a small scratch instead. Every output value is computed by one thread, so results do not depend on the thread
+ * costs half the traffic of a float32 one. Every output value is computed by one thread, so results do not depend on the thread
  * count. Offsets into weights are {@code long}: a BF16 hash table can hold more than 2^31 values.
  */
 public final class MappedGemv {
@@ -55,21 +56,36 @@ public final class MappedGemv {
         MemorySegment d = w.data();
         switch (w.format()) {
             case F32 -> MemorySegment.copy(d, ParameterBuffer.F32, from * Float.BYTES, dst, dstOff, n);
-            case F16 -> {
-                for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(d.getAtIndex(WeightFormat.U16, from + i));
-            }
-            case BF16 -> {
+            case F16, BF16 -> {
+                boolean brain = w.format() == WeightFormat.BF16;
                 int i = 0;
-                for (int end = n - L; i <= end; i += L) bf16(d, (from + i) * 2).intoArray(dst, dstOff + i);
-                for (; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(d.getAtIndex(WeightFormat.U16, from + i) << 16);
+                for (int end = n - L; i <= end; i += L) half(brain, d, (from + i) * 2).intoArray(dst, dstOff + i);
+                for (; i < n; i++) dst[dstOff + i] = w.format().get(d, from + i);
             }
         }
     }
 
-    /** {@link #L} BF16 values at byte {@code b} widened to floats: shift each 16-bit pattern into the upper half. */
-    private static FloatVector bf16(MemorySegment d, long b) {
-        ShortVector s = ShortVector.fromMemorySegment(S, d, b, ORDER);
-        return ((IntVector) s.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    /** {@link #L} 16-bit values at byte {@code b} widened to floats: BF16 when {@code brain}, else IEEE F16. */
+    private static FloatVector half(boolean brain, MemorySegment d, long b) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, d, b, ORDER).convertShape(VectorOperators.S2I, I, 0);
+        return brain ? h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : f16(h);
+    }
+
+    /**
+     * F16 bit patterns (sign-extended in int lanes) to floats, exactly as {@link Float#float16ToFloat}: exponent and
+     * mantissa shifted into a float's places and scaled by 2^112 (the exponent biases' difference, which also
+     * normalises subnormals exactly); infinities and NaNs (exponent all ones) get the float's all-ones exponent
+     * instead; then the sign.
+     */
+    private static FloatVector f16(IntVector h) {
+        IntVector magnitude = h.lanewise(VectorOperators.AND, 0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = magnitude.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> special = h.lanewise(VectorOperators.AND, 0x7C00).eq(0x7C00);
+        VectorMask<Integer> nan = special.and(h.lanewise(VectorOperators.AND, 0x3FF).compare(VectorOperators.NE, 0));
+        IntVector bits = finite.blend(magnitude.lanewise(VectorOperators.OR, 0x7F800000), special)
+                .lanewise(VectorOperators.OR, 0x400000, nan); // NaNs come out quiet, as the JDK's conversion gives them
+        return bits.lanewise(VectorOperators.OR, h.lanewise(VectorOperators.AND, 0x8000).lanewise(VectorOperators.LSHL, 16))
+                .reinterpretAsFloats();
     }
 
     /**
@@ -86,19 +102,13 @@ public final class MappedGemv {
         }
         MemorySegment d = w.data();
         WeightFormat format = w.format();
+        boolean brain = format == WeightFormat.BF16;
         Parallel.RangeBody body = (n0, n1) -> {
-            // F16 has no vector decoding: widen each row once into a scratch that every input row then reads from L1
-            float[] row = format == WeightFormat.F16 ? new float[in] : null;
             for (int n = n0; n < n1; n++) {
                 long wb = (long) n * in * format.byteSize();
-                if (row != null) widenVector(w, (long) n * in, row, 0, in);
                 for (int i = 0; i < rows; i++) {
                     int xo = xOff + i * in;
-                    float s = switch (format) {
-                        case BF16 -> dotBf16(x, xo, d, wb, in);
-                        case F32 -> dotF32(x, xo, d, wb, in);
-                        case F16 -> dot(x, xo, row, in);
-                    };
+                    float s = format == WeightFormat.F32 ? dotF32(x, xo, d, wb, in) : dotHalf(brain, x, xo, d, wb, in);
                     int o = yOff + i * ldy + n;
                     y[o] = accumulate ? y[o] + s : s;
                 }
@@ -126,22 +136,23 @@ public final class MappedGemv {
     }
 
     /**
-     * {@code Σ x[xo+k]·W[k]} over n BF16 values starting at byte {@code wb}, widened in registers: the weights cross
-     * the memory bus at 2 bytes a value. Four accumulators hide the FMA latency.
+     * {@code Σ x[xo+k]·W[k]} over n BF16 (when {@code brain}) or F16 values starting at byte {@code wb}, widened in
+     * registers: the weights cross the memory bus at 2 bytes a value. Four accumulators hide the FMA latency.
      */
-    private static float dotBf16(float[] x, int xo, MemorySegment w, long wb, int n) {
+    private static float dotHalf(boolean brain, float[] x, int xo, MemorySegment w, long wb, int n) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         int k = 0;
         for (int end = n - 4 * L; k <= end; k += 4 * L) {
             long b = wb + 2L * k;
-            s0 = FloatVector.fromArray(F, x, xo + k).fma(bf16(w, b), s0);
-            s1 = FloatVector.fromArray(F, x, xo + k + L).fma(bf16(w, b + 2L * L), s1);
-            s2 = FloatVector.fromArray(F, x, xo + k + 2 * L).fma(bf16(w, b + 4L * L), s2);
-            s3 = FloatVector.fromArray(F, x, xo + k + 3 * L).fma(bf16(w, b + 6L * L), s3);
+            s0 = FloatVector.fromArray(F, x, xo + k).fma(half(brain, w, b), s0);
+            s1 = FloatVector.fromArray(F, x, xo + k + L).fma(half(brain, w, b + 2L * L), s1);
+            s2 = FloatVector.fromArray(F, x, xo + k + 2 * L).fma(half(brain, w, b + 4L * L), s2);
+            s3 = FloatVector.fromArray(F, x, xo + k + 3 * L).fma(half(brain, w, b + 6L * L), s3);
         }
-        for (int end = n - L; k <= end; k += L) s0 = FloatVector.fromArray(F, x, xo + k).fma(bf16(w, wb + 2L * k), s0);
+        for (int end = n - L; k <= end; k += L) s0 = FloatVector.fromArray(F, x, xo + k).fma(half(brain, w, wb + 2L * k), s0);
         float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
-        for (; k < n; k++) s += x[xo + k] * Float.intBitsToFloat(w.get(WeightFormat.U16, wb + 2L * k) << 16);
+        WeightFormat f = brain ? WeightFormat.BF16 : WeightFormat.F16;
+        for (; k < n; k++) s += x[xo + k] * f.get(w, wb / 2 + k);
         return s;
     }
 
@@ -160,22 +171,6 @@ public final class MappedGemv {
             s0 = FloatVector.fromArray(F, x, xo + k).fma(FloatVector.fromMemorySegment(F, w, wb + 4L * k, ORDER), s0);
         float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
         for (; k < n; k++) s += x[xo + k] * w.get(ParameterBuffer.F32, wb + 4L * k);
-        return s;
-    }
-
-    /** {@code Σ a[ao+k]·b[k]} over n floats: four accumulators hide the FMA latency. */
-    private static float dot(float[] a, int ao, float[] b, int n) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        int k = 0;
-        for (int end = n - 4 * L; k <= end; k += 4 * L) {
-            s0 = FloatVector.fromArray(F, a, ao + k).fma(FloatVector.fromArray(F, b, k), s0);
-            s1 = FloatVector.fromArray(F, a, ao + k + L).fma(FloatVector.fromArray(F, b, k + L), s1);
-            s2 = FloatVector.fromArray(F, a, ao + k + 2 * L).fma(FloatVector.fromArray(F, b, k + 2 * L), s2);
-            s3 = FloatVector.fromArray(F, a, ao + k + 3 * L).fma(FloatVector.fromArray(F, b, k + 3 * L), s3);
-        }
-        for (int end = n - L; k <= end; k += L) s0 = FloatVector.fromArray(F, a, ao + k).fma(FloatVector.fromArray(F, b, k), s0);
-        float s = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
-        for (; k < n; k++) s += a[ao + k] * b[k];
         return s;
     }
 

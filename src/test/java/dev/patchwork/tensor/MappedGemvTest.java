@@ -64,6 +64,18 @@ class MappedGemvTest {
         assertEquals(-3f, WeightFormat.BF16.get(s, 0));
     }
 
+    /** Every one of the 65,536 F16 patterns (subnormals, infinities, NaNs, both zeros) widens as {@link Float#float16ToFloat}. */
+    @Test
+    void everyF16PatternWidensExactlyAsTheJdkDoes() {
+        MemorySegment all = MemorySegment.ofArray(new short[1 << 16]);
+        for (int i = 0; i < 1 << 16; i++) all.setAtIndex(WeightFormat.U16, i, (short) i);
+        float[] got = new float[1 << 16];
+        MappedGemv.widen(new MappedWeight(all, WeightFormat.F16), 0, got, 0, got.length);
+        for (int i = 0; i < 1 << 16; i++)
+            assertEquals(Float.floatToRawIntBits(Float.float16ToFloat((short) i)), Float.floatToRawIntBits(got[i]),
+                    "F16 pattern 0x" + Integer.toHexString(i));
+    }
+
     @ParameterizedTest
     @EnumSource(WeightFormat.class)
     void widenVectorMatchesScalarOnRaggedRanges(WeightFormat format) {
