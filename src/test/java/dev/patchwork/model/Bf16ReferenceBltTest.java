@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.BltGenerator;
 import dev.patchwork.io.Bf16Copies;
+import dev.patchwork.io.SafetensorsWriter;
 import dev.patchwork.io.WeightStorage;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.PatcherConfig;
@@ -77,6 +78,8 @@ class Bf16ReferenceBltTest {
         ParameterLayout.View matrix = p.layout().view("encoder_hash_tok_embedding.0.weight");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.offset(matrix));
         assertTrue(e.getMessage().contains("inference only"), e.getMessage());
+        IllegalArgumentException save = assertThrows(IllegalArgumentException.class, () -> new SafetensorsWriter().addAll(p));
+        assertTrue(save.getMessage().contains("--dtype f32"), save.getMessage());
     }
 
     @ParameterizedTest
