@@ -96,7 +96,8 @@ class MappedGemvTest {
     void xwTMatchesScalarTwinAndTheFloatKernelOnRaggedShapes(WeightFormat format) {
         SplittableRandom rng = new SplittableRandom(5 + format.ordinal());
         for (int trial = 0; trial < 12; trial++) {
-            int rows = 1 + rng.nextInt(trial < 6 ? WeightOps.MAX_DIRECT_ROWS : 40); // the direct and the tiled path
+            // half the trials through the direct path, half through the widened tiles
+            int rows = trial < 6 ? 1 + rng.nextInt(WeightOps.MAX_DIRECT_ROWS) : WeightOps.MAX_DIRECT_ROWS + 1 + rng.nextInt(20);
             int out = 1 + rng.nextInt(70), in = 1 + rng.nextInt(300);
             boolean accumulate = rng.nextBoolean();
             MappedWeight w = randomWeight(format, (long) out * in, rng);
