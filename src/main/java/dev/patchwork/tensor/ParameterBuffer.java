@@ -99,9 +99,11 @@ public final class ParameterBuffer {
     public long offset(ParameterLayout.View v) {
         if (packedOffsets == null) return v.offset();
         Long at = packedOffsets.get(v);
-        if (at == null) throw new IllegalStateException(v.name() + " is read in place from the checkpoint ("
-                + mapped.get(v).format() + "): this buffer is for inference only; load the model as float32 (--dtype f32) to train it");
-        return at;
+        if (at != null) return at;
+        MappedWeight w = mapped.get(v);
+        if (w == null) throw new IllegalArgumentException(v + " is not a view of this buffer's layout");
+        throw new IllegalStateException(v.name() + " is read in place from the checkpoint (" + w.format()
+                + "): this buffer is for inference only; load the model as float32 (--dtype f32) to train it");
     }
 
     /** Bytes of float storage this buffer owns (mapped views excluded). */
@@ -113,12 +115,12 @@ public final class ParameterBuffer {
         return layout;
     }
 
-    /** The whole buffer. */
+    /** The float storage: every view of a plain buffer; a mapped buffer's unmapped views, at {@link #offset}. */
     public MemorySegment segment() {
         return data;
     }
 
-    /** Number of floats (padding included). */
+    /** Number of floats the layout spans (padding included); a mapped buffer stores fewer, see {@link #floatStorageBytes}. */
     public long floats() {
         return layout.totalFloats();
     }
