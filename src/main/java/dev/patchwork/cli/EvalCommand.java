@@ -1,5 +1,6 @@
 package dev.patchwork.cli;
 
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.data.CorpusOptions;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.eval.BltEvaluator;
@@ -46,6 +47,10 @@ final class EvalCommand implements Callable<Integer> {
     Path model;
     @Option(names = "--data", required = true, paramLabel = "PATH", description = "File, directory, .zip, .gz or .jsonl.")
     Path data;
+    @Option(names = "--dtype", defaultValue = "auto", paramLabel = "auto|f32|mapped",
+            description = "Weights: auto keeps BF16/F16 matrices mapped from the checkpoint (no float32 copy), f32 widens everything, mapped also keeps F32 matrices mapped. Default: ${DEFAULT-VALUE}.")
+    String dtype;
+
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
     @Option(names = "--batch-size", defaultValue = "8")
@@ -74,7 +79,7 @@ final class EvalCommand implements Callable<Integer> {
         if (kind == ModelDirectory.Kind.BLT) return evaluateBlt(source);
         if (Files.isRegularFile(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME))) return evaluateTokenLm(source);
         if (kind == ModelDirectory.Kind.MEGABYTE) return evaluateMegabyte(source);
-        ByteLm m = ByteLmCheckpoint.load(model);
+        ByteLm m = ByteLmCheckpoint.load(model, WeightStorage.parse(dtype));
         int T = seqLen != null ? seqLen : m.config().maxSeqlen();
         if (!json) System.err.println("patchwork eval: " + Simd.describe());
         ByteLmEvaluator.Result r = new ByteLmEvaluator(m, batchSize, T).evaluate(source);
@@ -133,9 +138,9 @@ final class EvalCommand implements Callable<Integer> {
 
     /** A BLT: entropies and patches per document as the run was trained with, then windows of whole patches. */
     private int evaluateBlt(CorpusSource source) throws Exception {
-        Blt m = BltCheckpoint.load(model);
+        Blt m = BltCheckpoint.load(model, WeightStorage.parse(dtype));
         PatcherConfig patcher = PatcherConfig.fromJson(BltCheckpoint.patcherArgs(model), model + " (patcher args)");
-        EntropyModel entropy = BltCheckpoint.entropyModel(model).map(EntropyModel::load).orElse(null);
+        EntropyModel entropy = BltCheckpoint.entropyModel(model).map(d -> EntropyModel.load(d, WeightStorage.parse(dtype))).orElse(null);
         int P = seqLen != null ? seqLen : m.config().maxSeqlen();
         if (!json) System.err.println("patchwork eval: " + Simd.describe() + "; patching: " + patcher.build().describe());
         BltEvaluator.Result r = new BltEvaluator(m, entropy, patcher.build(), batchSize, P).evaluate(source);

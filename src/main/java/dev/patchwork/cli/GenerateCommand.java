@@ -1,5 +1,6 @@
 package dev.patchwork.cli;
 
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.generate.BltBundle;
 import dev.patchwork.generate.BltGeneration;
 import dev.patchwork.generate.ByteLmGenerator;
@@ -45,6 +46,10 @@ final class GenerateCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--no-stop-at-eos", description = "Keep generating past an end-of-document id.")
     boolean noStop;
+    @Option(names = "--dtype", defaultValue = "auto", paramLabel = "auto|f32|mapped",
+            description = "Weights: auto keeps BF16/F16 matrices mapped from the checkpoint (no float32 copy), f32 widens everything, mapped also keeps F32 matrices mapped. Default: ${DEFAULT-VALUE}.")
+    String dtype;
+
     @Option(names = "--no-cache", description = "BLT: run the reference's procedure (entropy model, patcher and whole BLT on the whole prefix at every byte) instead of the KV caches.")
     boolean noCache;
     @Option(names = "--threshold", paramLabel = "θ", description = "BLT: entropy threshold (nats) instead of the model's (train_args.json, else config.json).")
@@ -75,9 +80,9 @@ final class GenerateCommand implements Callable<Integer> {
             reason = r.reason();
         } else {
             ByteLmGenerator.Result r = Files.isRegularFile(tokenizerFile) // a BPE baseline: tokens decoded to bytes
-                    ? new TokenLmGenerator(dir.loadByteLm(), BpeTokenizer.load(tokenizerFile)).generate(promptBytes, maxBytes,
+                    ? new TokenLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype)), BpeTokenizer.load(tokenizerFile)).generate(promptBytes, maxBytes,
                             !noStop, options, b -> print(out, text, b))
-                    : new ByteLmGenerator(dir.loadByteLm()).generate(promptBytes, maxBytes, !noStop, options, b -> print(out, text, b));
+                    : new ByteLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype))).generate(promptBytes, maxBytes, !noStop, options, b -> print(out, text, b));
             generated = r.bytes();
             reason = r.reason();
         }
@@ -91,7 +96,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     private Integer blt(ModelDirectory dir, SamplingOptions options) {
         if (maxPromptIds < 1) throw new PatchworkException("--max-prompt-ids must be >= 1, got " + maxPromptIds);
-        BltBundle bundle = BltBundle.load(dir, threshold);
+        BltBundle bundle = BltBundle.load(dir, threshold, WeightStorage.parse(dtype));
         BltGeneration generator = bundle.generator(!noCache);
         byte[] promptBytes = prompt.getBytes(StandardCharsets.UTF_8);
         if (promptBytes.length + 1 > maxPromptIds)

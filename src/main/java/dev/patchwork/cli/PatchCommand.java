@@ -1,5 +1,6 @@
 package dev.patchwork.cli;
 
+import dev.patchwork.io.WeightStorage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.patchwork.data.ByteTokens;
@@ -238,7 +239,7 @@ final class PatchCommand implements Callable<Integer> {
 
         EntropyModel load() {
             try {
-                return EntropyModel.load(lm);
+                return EntropyModel.load(lm, WeightStorage.AUTO); // a BF16/F16 entropy model stays mapped
             } catch (PatchworkException | IllegalArgumentException e) {
                 throw new PatchworkException("--entropy-model " + lm + " is not a byte LM: " + e.getMessage());
             }

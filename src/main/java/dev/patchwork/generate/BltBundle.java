@@ -1,5 +1,6 @@
 package dev.patchwork.generate;
 
+import dev.patchwork.io.WeightStorage;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltConfig;
@@ -24,7 +25,15 @@ public record BltBundle(Blt model, EntropyModel entropyModel, PatcherConfig patc
      * @param threshold an entropy threshold that replaces the directory's, or null
      */
     public static BltBundle load(ModelDirectory dir, Double threshold) {
-        Blt model = dir.loadBlt();
+        return load(dir, threshold, WeightStorage.AUTO);
+    }
+
+    /**
+     * @param threshold an entropy threshold that replaces the directory's, or null
+     * @param storage   where the weights of both models live ({@link WeightStorage#AUTO}: BF16/F16 stay mapped)
+     */
+    public static BltBundle load(ModelDirectory dir, Double threshold, WeightStorage storage) {
+        Blt model = dir.loadBlt(storage);
         String source;
         PatcherConfig patching;
         Optional<JsonNode> args = dir.patcherArgs();
@@ -42,7 +51,7 @@ public record BltBundle(Blt model, EntropyModel entropyModel, PatcherConfig patc
             patching = patching.withThreshold(threshold);
             source = "the given threshold";
         }
-        EntropyModel entropy = patching.build().usesEntropies() ? new EntropyModel(dir.loadEntropyModel()) : null;
+        EntropyModel entropy = patching.build().usesEntropies() ? new EntropyModel(dir.loadEntropyModel(storage)) : null;
         return new BltBundle(model, entropy, patching, source);
     }
 

@@ -56,7 +56,13 @@ public final class SafetensorsWriter {
 
     /** Adds every view of {@code buffer}, in layout order, named {@code prefix + view name} (no copy). */
     public SafetensorsWriter addAll(ParameterBuffer buffer, String prefix) {
-        for (ParameterLayout.View v : buffer.layout().views()) add(prefix + v.name(), v.shape(), buffer.slice(v));
+        for (ParameterLayout.View v : buffer.layout().views()) {
+            var mapped = buffer.mapped(v);
+            if (mapped != null && mapped.format() != dev.patchwork.tensor.WeightFormat.F32)
+                throw new IllegalArgumentException(v.name() + " is read in place as " + mapped.format()
+                        + " from a checkpoint: load the model with --dtype f32 (WeightStorage.F32) to save it as float32");
+            add(prefix + v.name(), v.shape(), buffer.slice(v));
+        }
         return this;
     }
 

@@ -82,7 +82,7 @@ public final class TensorEntry {
     public void copyInto(ParameterBuffer buffer, ParameterLayout.View view) {
         String problem = mismatch(view);
         if (problem != null) throw new CheckpointException(file, problem);
-        copyFloatsTo(buffer.segment(), view.offset() * Float.BYTES);
+        copyFloatsTo(buffer.segment(), buffer.offset(view) * Float.BYTES);
     }
 
     /** Why this tensor cannot be loaded into {@code view}, or null if it can. */

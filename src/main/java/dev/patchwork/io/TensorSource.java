@@ -1,10 +1,12 @@
 package dev.patchwork.io;
 
+import dev.patchwork.tensor.MappedWeight;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -58,7 +60,37 @@ public interface TensorSource {
      * and the buffer is left untouched. Tensors without the prefix are ignored (another buffer's).
      */
     default void loadInto(ParameterBuffer buffer, String prefix) {
+        requireMatch(buffer.layout(), prefix);
         List<ParameterLayout.View> views = buffer.layout().views();
+        for (ParameterLayout.View v : views) tensor(prefix + v.name()).copyInto(buffer, v);
+    }
+
+    /**
+     * The parameters for {@code layout} from the tensors named {@code prefix + view name}, checked as
+     * {@link #loadInto(ParameterBuffer, String)} checks them: matrices that {@code storage} keeps mapped are read in
+     * place from this file in their stored type (the file must then stay open, e.g. mapped in an automatic arena,
+     * as long as the buffer is used), everything else is widened into float32. With nothing kept mapped the result
+     * is a plain float32 buffer.
+     */
+    default ParameterBuffer load(ParameterLayout layout, String prefix, WeightStorage storage) {
+        requireMatch(layout, prefix);
+        Map<String, MappedWeight> mapped = new HashMap<>();
+        for (ParameterLayout.View v : layout.views()) {
+            TensorEntry t = tensor(prefix + v.name());
+            if (storage.keepsMapped(t.dtype(), v)) mapped.put(v.name(), new MappedWeight(t.data(), WeightStorage.format(t.dtype())));
+        }
+        ParameterBuffer buffer = mapped.isEmpty() ? ParameterBuffer.allocate(layout) : ParameterBuffer.mapped(layout, mapped);
+        for (ParameterLayout.View v : layout.views())
+            if (buffer.mapped(v) == null) tensor(prefix + v.name()).copyInto(buffer, v);
+        return buffer;
+    }
+
+    /**
+     * Checks that the tensors under {@code prefix} are exactly the layout's views with the right shapes and float
+     * types; reports missing, unexpected and mismatched tensors by name.
+     */
+    private void requireMatch(ParameterLayout layout, String prefix) {
+        List<ParameterLayout.View> views = layout.views();
         List<String> missing = new ArrayList<>();
         Set<String> expected = new HashSet<>();
         for (ParameterLayout.View v : views) {
@@ -84,6 +116,5 @@ public interface TensorSource {
         if (!wrong.isEmpty())
             throw new CheckpointException(path(), wrong.getFirst()
                     + (wrong.size() > 1 ? " (and " + (wrong.size() - 1) + " more mismatched tensors)" : ""));
-        for (ParameterLayout.View v : views) tensor(prefix + v.name()).copyInto(buffer, v);
     }
 }

@@ -4,6 +4,7 @@ import dev.patchwork.tensor.AttentionKernel;
 import dev.patchwork.tensor.Matmul;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.tensor.WeightOps;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -27,6 +28,7 @@ import java.util.Random;
 public final class CrossAttention {
     private final RmsNorm normQ, normKv;
     private final ParameterLayout.View wq, wk, wv, wo;
+    private final ParameterLayout.View[] kvParts;
     private final int dim, heads, hd, width;
     private final float scale;
 
@@ -54,6 +56,7 @@ public final class CrossAttention {
         wk = layout.add(prefix + "wk.weight", width, dim);
         wv = layout.addAdjacent(prefix + "wv.weight", width, dim);
         wo = layout.add(prefix + "wo.weight", dim, width);
+        kvParts = new ParameterLayout.View[]{wk, wv};
     }
 
     private AttentionKernel.Shape shape() {
@@ -91,12 +94,12 @@ public final class CrossAttention {
         this.queries = queries;
         this.keys = keys;
         normQ.forward(p, x, xn, queries);
-        Matmul.xwT(q, 0, xn, 0, p.segment(), wq.offset(), queries, width, dim, false);
+        WeightOps.xwT(q, 0, xn, 0, p, wq, queries, width, dim, false);
         normKv.forward(p, kv, kvn, keys);
-        Matmul.xwT(kvp, 0, kvn, 0, p.segment(), wk.offset(), keys, 2 * width, dim, false);
+        WeightOps.xwTFused(kvp, 0, kvn, 0, p, kvParts, keys, dim, false);
         AttentionKernel.forward(shape(), q, kvp, kvp, mask.from, mask.to, scale, att, lse);
         System.arraycopy(x, 0, out, 0, queries * dim);
-        Matmul.xwT(out, 0, att, 0, p.segment(), wo.offset(), queries, dim, width, true);
+        WeightOps.xwT(out, 0, att, 0, p, wo, queries, dim, width, true);
     }
 
     /**
@@ -106,18 +109,18 @@ public final class CrossAttention {
      */
     public void backward(ParameterBuffer p, ParameterBuffer g, float[] dOut, float[] dx, float[] dkv) {
         Matmul.dyTx(g.segment(), wo.offset(), dOut, 0, att, 0, queries, dim, width);
-        Matmul.dyW(datt, 0, dOut, 0, p.segment(), wo.offset(), queries, dim, width, false);
+        Matmul.dyW(datt, 0, dOut, 0, p.segment(), p.offset(wo), queries, dim, width, false);
         Arrays.fill(dq, 0, queries * width, 0f);
         Arrays.fill(dkvp, 0, keys * 2 * width, 0f);
         AttentionKernel.backward(shape(), q, kvp, kvp, mask.from, mask.to, scale, att, lse, datt, dq, dkvp, dkvp);
         // query side: x → RMSNorm_q → Wq
         Matmul.dyTx(g.segment(), wq.offset(), dq, 0, xn, 0, queries, width, dim);
-        Matmul.dyW(dxn, 0, dq, 0, p.segment(), wq.offset(), queries, width, dim, false);
+        Matmul.dyW(dxn, 0, dq, 0, p.segment(), p.offset(wq), queries, width, dim, false);
         System.arraycopy(dOut, 0, dx, 0, queries * dim);
         normQ.backward(p, g, x, dxn, dx, queries);
         // key/value side: kv → RMSNorm_kv → [Wk | Wv]
         Matmul.dyTx(g.segment(), wk.offset(), dkvp, 0, kvn, 0, keys, 2 * width, dim);
-        Matmul.dyW(dkvn, 0, dkvp, 0, p.segment(), wk.offset(), keys, 2 * width, dim, false);
+        Matmul.dyW(dkvn, 0, dkvp, 0, p.segment(), p.offset(wk), keys, 2 * width, dim, false);
         normKv.backward(p, g, kv, dkvn, dkv, keys);
     }
 
@@ -133,7 +136,7 @@ public final class CrossAttention {
     public void projectKeysValues(ParameterBuffer p, float[] kv, int keys, float[] out) {
         if (stepKvn.length < keys * dim) stepKvn = new float[keys * dim];
         normKv.forward(p, kv, stepKvn, keys);
-        Matmul.xwT(out, 0, stepKvn, 0, p.segment(), wk.offset(), keys, 2 * width, dim, false);
+        WeightOps.xwTFused(out, 0, stepKvn, 0, p, kvParts, keys, dim, false);
     }
 
     /**
@@ -153,11 +156,11 @@ public final class CrossAttention {
         }
         Arrays.fill(stepTo, 0, queries, keys); // stepFrom stays 0
         normQ.forward(p, x, stepXn, queries);
-        Matmul.xwT(stepQ, 0, stepXn, 0, p.segment(), wq.offset(), queries, width, dim, false);
+        WeightOps.xwT(stepQ, 0, stepXn, 0, p, wq, queries, width, dim, false);
         var s = new AttentionKernel.Shape(queries, heads, heads, hd, 0, width, 0, 2 * width, width, 2 * width, 0, width);
         AttentionKernel.decode(s, stepQ, projected, projected, stepFrom, stepTo, scale, stepAtt, null);
         System.arraycopy(x, 0, out, 0, queries * dim);
-        Matmul.xwT(out, 0, stepAtt, 0, p.segment(), wo.offset(), queries, dim, width, true);
+        WeightOps.xwT(out, 0, stepAtt, 0, p, wo, queries, dim, width, true);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.patchwork.layers;
 import dev.patchwork.tensor.EmbeddingKernel;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.tensor.WeightOps;
 
 /** A lookup table {@code [vocab, dim]}: rows gathered by id; the backward pass scatter-adds into the gradient. */
 public final class Embedding {
@@ -21,7 +22,7 @@ public final class Embedding {
     }
 
     public void forward(ParameterBuffer p, int[] ids, int idsOff, int n, float[] out) {
-        EmbeddingKernel.gather(p.segment(), table.offset(), vocab, dim, ids, idsOff, n, out, 0);
+        WeightOps.gather(p, table, vocab, dim, ids, idsOff, n, out, 0);
     }
 
     public void backward(ParameterBuffer g, int[] ids, int idsOff, int n, float[] dOut) {

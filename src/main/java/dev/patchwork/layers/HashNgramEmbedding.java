@@ -3,6 +3,7 @@ package dev.patchwork.layers;
 import dev.patchwork.tensor.EmbeddingKernel;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.tensor.WeightOps;
 import dev.patchwork.tensor.VectorOps;
 
 import java.util.List;
@@ -97,7 +98,7 @@ public final class HashNgramEmbedding {
         if (gathered.length < rows * dim) gathered = new float[rows * dim];
         for (int i = 0; i < tables.length; i++) {
             hashIds(ids, B, T, size(i), function(i), vocab, hashIds, i * rows);
-            EmbeddingKernel.gather(p.segment(), tables[i].offset(), vocab, dim, hashIds, i * rows, rows, gathered, 0);
+            WeightOps.gather(p, tables[i], vocab, dim, hashIds, i * rows, rows, gathered, 0);
             VectorOps.addInPlace(out, 0, gathered, 0, rows * dim);
         }
     }
@@ -110,7 +111,7 @@ public final class HashNgramEmbedding {
     public void step(ParameterBuffer p, int[] ids, int rowStart, int t, float[] out) {
         for (int i = 0; i < tables.length; i++) {
             stepId[0] = (int) Math.floorMod(rawHash(ids, rowStart, t, size(i), PRIMES[function(i)]), (long) vocab);
-            EmbeddingKernel.gather(p.segment(), tables[i].offset(), vocab, dim, stepId, 0, 1, stepRow, 0);
+            WeightOps.gather(p, tables[i], vocab, dim, stepId, 0, 1, stepRow, 0);
             VectorOps.addInPlace(out, 0, stepRow, 0, dim);
         }
     }

@@ -3,6 +3,7 @@ package dev.patchwork.layers;
 import dev.patchwork.tensor.Matmul;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.tensor.WeightOps;
 
 /**
  * A bias-free linear map {@code y = x·Wᵀ} with {@code W[out, in]} (PyTorch's layout, so checkpoint tensors load as is).
@@ -33,13 +34,13 @@ public final class Linear {
 
     /** {@code y[rows, out] = x[rows, in]·Wᵀ}. */
     public void forward(ParameterBuffer p, float[] x, float[] y, int rows) {
-        Matmul.xwT(y, 0, x, 0, p.segment(), weight.offset(), rows, out, in, false);
+        WeightOps.xwT(y, 0, x, 0, p, weight, rows, out, in, false);
     }
 
     /** {@code dW += dyᵀ·x}; {@code dx (+)= dy·W} ({@code +=} when {@code accumulate}). {@code dx} may be null. */
     public void backward(ParameterBuffer p, ParameterBuffer g, float[] x, float[] dy, float[] dx, int rows, boolean accumulate) {
         Matmul.dyTx(g.segment(), weight.offset(), dy, 0, x, 0, rows, out, in);
-        if (dx != null) Matmul.dyW(dx, 0, dy, 0, p.segment(), weight.offset(), rows, out, in, accumulate);
+        if (dx != null) Matmul.dyW(dx, 0, dy, 0, p.segment(), p.offset(weight), rows, out, in, accumulate);
     }
 
     public void init(ParameterBuffer p, java.util.Random rng, double std) {

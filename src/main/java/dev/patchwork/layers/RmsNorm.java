@@ -24,12 +24,12 @@ public final class RmsNorm {
     /** {@code y[rows, dim] = rmsnorm(x)}. */
     public void forward(ParameterBuffer p, float[] x, float[] y, int rows) {
         if (rstd.length < rows) rstd = new float[rows];
-        RmsNormKernel.forward(x, 0, p.segment(), weight.offset(), y, 0, rstd, rows, dim, eps);
+        RmsNormKernel.forward(x, 0, p.segment(), p.offset(weight), y, 0, rstd, rows, dim, eps);
     }
 
     /** {@code dx += ∂L/∂x}, {@code dW += ∂L/∂W}, using the statistics of the last {@link #forward}. */
     public void backward(ParameterBuffer p, ParameterBuffer g, float[] x, float[] dy, float[] dx, int rows) {
-        RmsNormKernel.backward(dy, 0, x, 0, p.segment(), weight.offset(), rstd, dx, 0, g.segment(), weight.offset(), rows, dim);
+        RmsNormKernel.backward(dy, 0, x, 0, p.segment(), p.offset(weight), rstd, dx, 0, g.segment(), weight.offset(), rows, dim);
     }
 
     public void init(ParameterBuffer p) {

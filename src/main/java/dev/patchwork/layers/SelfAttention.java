@@ -4,6 +4,7 @@ import dev.patchwork.tensor.AttentionKernel;
 import dev.patchwork.tensor.Matmul;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
+import dev.patchwork.tensor.WeightOps;
 import dev.patchwork.tensor.RopeKernel;
 import dev.patchwork.tensor.RopeTable;
 
@@ -19,6 +20,7 @@ import java.util.Arrays;
  */
 public final class SelfAttention {
     private final ParameterLayout.View wq, wk, wv, wo;
+    private final ParameterLayout.View[] qkvParts;
     private final int dim, heads, kvHeads, hd, qkvWidth;
     private final float scale;
     private final RopeTable rope;
@@ -42,6 +44,7 @@ public final class SelfAttention {
         wk = layout.addAdjacent(prefix + "wk.weight", kvHeads * headDim, dim);
         wv = layout.addAdjacent(prefix + "wv.weight", kvHeads * headDim, dim);
         wo = layout.add(prefix + "wo.weight", dim, heads * headDim);
+        qkvParts = new ParameterLayout.View[]{wq, wk, wv};
     }
 
     private AttentionKernel.Shape shape(int queries) {
@@ -75,11 +78,11 @@ public final class SelfAttention {
         this.B = B;
         this.T = T;
         this.mask = mask;
-        Matmul.xwT(qkv, 0, x, 0, p.segment(), wq.offset(), rows, qkvWidth, dim, false);
+        WeightOps.xwTFused(qkv, 0, x, 0, p, qkvParts, rows, dim, false);
         // q and k heads are adjacent in each fused row, so one call rotates both
         for (int b = 0; b < B; b++) RopeKernel.apply(qkv, b * T * qkvWidth, qkvWidth, T, heads + kvHeads, 0, rope, false);
         AttentionKernel.forward(shape(rows), qkv, qkv, qkv, mask.from, mask.to, scale, att, lse);
-        Matmul.xwT(out, 0, att, 0, p.segment(), wo.offset(), rows, dim, heads * hd, accumulate);
+        WeightOps.xwT(out, 0, att, 0, p, wo, rows, dim, heads * hd, accumulate);
     }
 
     /** Adds parameter gradients into {@code g} and {@code ∂L/∂x} into {@code dx}, for the last forward's input {@code x}. */
@@ -87,13 +90,13 @@ public final class SelfAttention {
         int rows = B * T;
         ensureGradients(rows);
         Matmul.dyTx(g.segment(), wo.offset(), dOut, 0, att, 0, rows, dim, heads * hd);
-        Matmul.dyW(datt, 0, dOut, 0, p.segment(), wo.offset(), rows, dim, heads * hd, false);
+        Matmul.dyW(datt, 0, dOut, 0, p.segment(), p.offset(wo), rows, dim, heads * hd, false);
         Arrays.fill(dqkv, 0, rows * qkvWidth, 0f);
         AttentionKernel.backward(shape(rows), qkv, qkv, qkv, mask.from, mask.to, scale, att, lse, datt, dqkv, dqkv, dqkv);
         for (int b = 0; b < B; b++) RopeKernel.apply(dqkv, b * T * qkvWidth, qkvWidth, T, heads + kvHeads, 0, rope, true);
         // the forward's q and k were rotated in place; dW needs only x, which the caller kept
         Matmul.dyTx(g.segment(), wq.offset(), dqkv, 0, x, 0, rows, qkvWidth, dim);
-        Matmul.dyW(dx, 0, dqkv, 0, p.segment(), wq.offset(), rows, qkvWidth, dim, true);
+        Matmul.dyW(dx, 0, dqkv, 0, p.segment(), p.offset(wq), rows, qkvWidth, dim, true);
     }
 
     /**
@@ -104,7 +107,7 @@ public final class SelfAttention {
     public void step(ParameterBuffer p, float[] x, float[] out, int pos, int keyFrom, KvCache cache, boolean accumulate) {
         int row = cache.rowFor(pos, keyFrom);
         ensure(1);
-        Matmul.xwT(qkv, 0, x, 0, p.segment(), wq.offset(), 1, qkvWidth, dim, false);
+        WeightOps.xwTFused(qkv, 0, x, 0, p, qkvParts, 1, dim, false);
         RopeKernel.apply(qkv, 0, qkvWidth, 1, heads + kvHeads, pos, rope, false); // q and k are adjacent heads
         int w = cache.width;
         System.arraycopy(qkv, heads * hd, cache.keys, row * w, w);
@@ -112,7 +115,7 @@ public final class SelfAttention {
         var s = new AttentionKernel.Shape(1, heads, kvHeads, hd, 0, qkvWidth, 0, w, 0, w, 0, heads * hd);
         int[] from = {keyFrom - cache.base()}, to = {row + 1};
         AttentionKernel.decode(s, qkv, cache.keys, cache.values, from, to, scale, att, null);
-        Matmul.xwT(out, 0, att, 0, p.segment(), wo.offset(), 1, dim, heads * hd, accumulate);
+        WeightOps.xwT(out, 0, att, 0, p, wo, 1, dim, heads * hd, accumulate);
     }
 
     /** Reference initialisation: wq/wk/wv σ = std, wo σ = std/factor, all truncated at ±3·std (the reference's bound). */

@@ -1,5 +1,6 @@
 package dev.patchwork.model;
 
+import dev.patchwork.io.WeightStorage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.patchwork.io.ConsolidatedCheckpoint;
@@ -29,6 +30,12 @@ public final class BltCheckpoint {
 
     /** Loads the BLT of a run or hub directory; every problem is a one-line error. */
     public static Blt load(Path dir) {
+        return load(dir, WeightStorage.F32);
+    }
+
+    /** Loads the BLT with its weights stored as {@code storage} says (mapped ones: inference only). */
+    public static Blt load(Path dir, WeightStorage storage) {
+        if (storage != WeightStorage.F32) return ModelDirectory.of(dir).loadBlt(storage);
         Path ckpt = ModelDirectory.resolve(dir);
         Blt model = Blt.uninitialised(BltConfig.fromJson(ModelDirectory.readConfig(ckpt), ModelDirectory.configName(ckpt)));
         ModelDirectory.loadWeights(ckpt, model.parameters());

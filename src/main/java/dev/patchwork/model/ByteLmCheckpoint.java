@@ -3,6 +3,8 @@ package dev.patchwork.model;
 import dev.patchwork.util.PatchworkException;
 
 import java.nio.file.Files;
+import dev.patchwork.io.WeightStorage;
+
 import java.nio.file.Path;
 
 /**
@@ -30,10 +32,17 @@ public final class ByteLmCheckpoint {
 
     /** Loads a model; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
     public static ByteLm load(Path dir) {
+        return load(dir, WeightStorage.F32);
+    }
+
+    /** Loads a model with its weights stored as {@code storage} says (mapped ones: inference only). */
+    public static ByteLm load(Path dir, WeightStorage storage) {
         Path ckpt = resolve(dir);
         // An HF-layout BLT keeps its entropy model inside (model.patcher.*): that is the byte LM it holds.
-        if (HfLayout.isHf(ckpt)) return HfLayout.loadEntropyModel(ckpt);
+        if (HfLayout.isHf(ckpt)) return HfLayout.loadEntropyModel(ckpt, storage);
         ByteLmConfig cfg = ByteLmConfig.fromJson(ModelDirectory.readConfig(ckpt), ModelDirectory.configName(ckpt));
+        if (storage != WeightStorage.F32)
+            return ByteLm.withParameters(cfg, ModelDirectory.loadWeights(ckpt, ByteLm.layoutOf(cfg), storage));
         ByteLm model = ByteLm.uninitialised(cfg);
         ModelDirectory.loadWeights(ckpt, model.parameters());
         return model;

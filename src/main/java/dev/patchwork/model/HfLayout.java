@@ -7,10 +7,12 @@ import dev.patchwork.io.Checkpoint;
 import dev.patchwork.io.HfNames;
 import dev.patchwork.io.HfTensorSource;
 import dev.patchwork.io.SafetensorsFile;
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -190,9 +192,19 @@ public final class HfLayout {
 
     /** Loads the entropy model stored in {@code dir} under {@code model.patcher.*}. */
     public static ByteLm loadEntropyModel(Path dir) {
+        return loadEntropyModel(dir, WeightStorage.F32);
+    }
+
+    /** Loads the entropy model stored in {@code dir} under {@code model.patcher.*}, its weights stored as {@code storage} says. */
+    public static ByteLm loadEntropyModel(Path dir, WeightStorage storage) {
         JsonNode config = entropyHubConfig(dir).orElseThrow(() -> new PatchworkException(dir.resolve(Checkpoint.CONFIG_FILE)
                 + " has no " + REFERENCE_KEY + ".entropy_args: this Hugging Face directory holds no entropy model"));
-        ByteLm model = ByteLm.uninitialised(ByteLmConfig.fromJson(config, dir.resolve(Checkpoint.CONFIG_FILE) + " " + REFERENCE_KEY + ".entropy_args"));
+        ByteLmConfig cfg = ByteLmConfig.fromJson(config, dir.resolve(Checkpoint.CONFIG_FILE) + " " + REFERENCE_KEY + ".entropy_args");
+        if (storage != WeightStorage.F32) {
+            SafetensorsFile mapped = SafetensorsFile.open(dir.resolve(Checkpoint.MODEL_FILE), Arena.ofAuto());
+            return ByteLm.withParameters(cfg, HfTensorSource.entropy(mapped).load(ByteLm.layoutOf(cfg), "", storage));
+        }
+        ByteLm model = ByteLm.uninitialised(cfg);
         try (SafetensorsFile f = Checkpoint.openModel(dir)) {
             HfTensorSource.entropy(f).loadInto(model.parameters());
         }

@@ -3,10 +3,18 @@ package dev.patchwork.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.io.Checkpoint;
 import dev.patchwork.io.ConsolidatedCheckpoint;
+import dev.patchwork.io.HfNames;
+import dev.patchwork.io.HfTensorSource;
+import dev.patchwork.io.PthFile;
+import dev.patchwork.io.SafetensorsFile;
+import dev.patchwork.io.TensorSource;
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.tensor.ParameterBuffer;
+import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -95,6 +103,40 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
         else ConsolidatedCheckpoint.read(checkpoint).loadInto(params);
     }
 
+    /**
+     * The weights of a checkpoint directory for {@code layout}, stored as {@code storage} says: with
+     * {@link WeightStorage#F32} a float32 copy (as {@link #loadWeights(Path, ParameterBuffer)}); otherwise the file
+     * is mapped into an automatic arena that lives as long as the returned buffer, and the matrices that
+     * {@code storage} keeps mapped are read from it in place (inference only).
+     */
+    public static ParameterBuffer loadWeights(Path checkpoint, ParameterLayout layout, WeightStorage storage) {
+        if (storage == WeightStorage.F32) {
+            ParameterBuffer params = ParameterBuffer.allocate(layout);
+            loadWeights(checkpoint, params);
+            return params;
+        }
+        return weightSource(checkpoint, layout).load(layout, "", storage);
+    }
+
+    /** The tensors of a checkpoint directory, mapped for as long as anything reads them. */
+    private static TensorSource weightSource(Path checkpoint, ParameterLayout layout) {
+        if (HfLayout.isHf(checkpoint)) {
+            long tables = layout.views().stream().filter(v -> HfNames.hashTableIndex(v.name()) >= 0).count();
+            return HfTensorSource.blt(SafetensorsFile.open(requireFile(checkpoint, Checkpoint.MODEL_FILE), Arena.ofAuto()),
+                    (int) Math.max(1, tables));
+        }
+        if (Files.exists(checkpoint.resolve(Checkpoint.CONFIG_FILE)))
+            return SafetensorsFile.open(requireFile(checkpoint, Checkpoint.MODEL_FILE), Arena.ofAuto());
+        ConsolidatedCheckpoint.read(checkpoint); // checks params.json
+        return PthFile.open(checkpoint.resolve(ConsolidatedCheckpoint.WEIGHTS_FILE), Arena.ofAuto());
+    }
+
+    private static Path requireFile(Path dir, String name) {
+        Path f = dir.resolve(name);
+        if (!Files.isRegularFile(f)) throw new PatchworkException(dir + " has no " + name);
+        return f;
+    }
+
     /** The checkpoint directory {@code dir} names: itself, or a run's {@code checkpoint/}. */
     public static Path resolve(Path dir) {
         return ByteLmCheckpoint.resolve(dir);
@@ -118,8 +160,13 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
     }
 
     public ByteLm loadByteLm() {
+        return loadByteLm(WeightStorage.F32);
+    }
+
+    /** Loads the byte LM with its weights stored as {@code storage} says (mapped ones: inference only). */
+    public ByteLm loadByteLm(WeightStorage storage) {
         require(Kind.BYTE_LM);
-        return ByteLmCheckpoint.load(checkpoint);
+        return ByteLmCheckpoint.load(checkpoint, storage);
     }
 
     /** Loads a MEGABYTE model; every problem (bad config, wrong or missing tensors) is a one-line error. */
@@ -137,9 +184,18 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
 
     /** Loads the BLT; every problem (missing files, bad config, wrong or missing tensors) is a one-line error. */
     public Blt loadBlt() {
-        Blt model = Blt.uninitialised(bltConfig());
-        loadWeights(checkpoint, model.parameters());
-        return model;
+        return loadBlt(WeightStorage.F32);
+    }
+
+    /** Loads the BLT with its weights stored as {@code storage} says (mapped ones: inference only). */
+    public Blt loadBlt(WeightStorage storage) {
+        BltConfig config = bltConfig();
+        if (storage == WeightStorage.F32) {
+            Blt model = Blt.uninitialised(config);
+            loadWeights(checkpoint, model.parameters());
+            return model;
+        }
+        return Blt.withParameters(config, loadWeights(checkpoint, Blt.layoutOf(config), storage));
     }
 
     /** The BLT's entropy model directory, {@code entropy_model/}, if it has one. */
@@ -151,11 +207,16 @@ public record ModelDirectory(Path checkpoint, Kind kind) {
 
     /** Loads the BLT's entropy model (a byte LM in {@code entropy_model/}). */
     public ByteLm loadEntropyModel() {
+        return loadEntropyModel(WeightStorage.F32);
+    }
+
+    /** Loads the BLT's entropy model with its weights stored as {@code storage} says. */
+    public ByteLm loadEntropyModel(WeightStorage storage) {
         require(Kind.BLT);
         Path d = entropyModelDir().orElseThrow(() -> new PatchworkException(checkpoint + " has no " + ENTROPY_MODEL_DIR
                 + "/ (config.json + model.safetensors, or params.json + consolidated.pth, of the entropy model), which entropy patching needs"));
         try {
-            return ByteLmCheckpoint.load(d);
+            return ByteLmCheckpoint.load(d, storage);
         } catch (PatchworkException | IllegalArgumentException e) {
             throw new PatchworkException(d + " is not a byte LM entropy model: " + e.getMessage());
         }

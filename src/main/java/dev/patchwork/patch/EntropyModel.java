@@ -1,5 +1,6 @@
 package dev.patchwork.patch;
 
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.data.ByteTokens;
 import dev.patchwork.model.ByteLm;
 import dev.patchwork.model.ByteLmCheckpoint;
@@ -98,6 +99,11 @@ public final class EntropyModel {
     /** Loads any byte LM checkpoint: a Patchwork run directory or the reference's hub entropy model. */
     public static EntropyModel load(Path dir) {
         return new EntropyModel(ByteLmCheckpoint.load(dir));
+    }
+
+    /** {@link #load(Path)} with the weights stored as {@code storage} says (mapped ones stay in the file). */
+    public static EntropyModel load(Path dir, WeightStorage storage) {
+        return new EntropyModel(ByteLmCheckpoint.load(dir, storage));
     }
 
     /**

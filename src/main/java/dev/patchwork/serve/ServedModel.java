@@ -1,5 +1,6 @@
 package dev.patchwork.serve;
 
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.data.ByteTokens;
 import dev.patchwork.generate.BltBundle;
 import dev.patchwork.generate.BltGeneration;
@@ -75,7 +76,7 @@ final class ServedModel {
         if (md.kind() != ModelDirectory.Kind.BYTE_LM || Files.isRegularFile(md.checkpoint().resolve(BpeTokenizer.FILE_NAME)))
             throw new PatchworkException(dir + " holds a " + (md.kind() == ModelDirectory.Kind.BYTE_LM ? "BPE token LM"
                     : md.kind().description()) + "; serve runs BLTs and byte LMs (use patchwork generate for this model)");
-        ByteLm lm = md.loadByteLm();
+        ByteLm lm = md.loadByteLm(WeightStorage.AUTO); // BF16/F16 matrices stay mapped
         return new ServedModel(name, md.kind(), lm.parameters().floats(), null, lm, new EntropyModel(lm),
                 PatcherConfig.entropy(PatcherConfig.RELEASED_THRESHOLD));
     }

@@ -4,6 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * One flat buffer of little-endian floats laid out by a {@link ParameterLayout}: the parameters of a model, or their
@@ -11,6 +13,12 @@ import java.nio.ByteOrder;
  *
  * <p>Storage is a {@link MemorySegment}, not a {@code float[]}: off-heap memory for training (no 2^31 limit, no GC
  * copying) and, for inference, a memory-mapped checkpoint file, so the same kernels read both.
+ *
+ * <p>For inference a buffer may also be {@link #mapped}: chosen views (the large matrices) then stay in the checkpoint
+ * file in their stored format ({@link MappedWeight}, e.g. BF16) and the float storage holds only the other views,
+ * packed. Layers read a view through {@link WeightOps} (which dispatches on {@link #mapped(ParameterLayout.View)}) or
+ * at {@link #offset(ParameterLayout.View)} of {@link #segment()}; a plain buffer's offsets are the layout's, so
+ * training code is unaffected.
  */
 public final class ParameterBuffer {
     /** Little-endian float, the layout of every buffer and of safetensors files. */
@@ -18,10 +26,21 @@ public final class ParameterBuffer {
 
     private final ParameterLayout layout;
     private final MemorySegment data;
+    /** Views kept in a checkpoint file; empty for a plain buffer. */
+    private final Map<ParameterLayout.View, MappedWeight> mapped;
+    /** Float offsets of the other views in {@link #data} when they are packed; null when they are the layout's. */
+    private final Map<ParameterLayout.View, Long> packedOffsets;
 
     private ParameterBuffer(ParameterLayout layout, MemorySegment data) {
+        this(layout, data, Map.of(), null);
+    }
+
+    private ParameterBuffer(ParameterLayout layout, MemorySegment data, Map<ParameterLayout.View, MappedWeight> mapped,
+                            Map<ParameterLayout.View, Long> packedOffsets) {
         this.layout = layout;
         this.data = data;
+        this.mapped = mapped;
+        this.packedOffsets = packedOffsets;
     }
 
     /** A zero-filled buffer in native memory, freed when unreachable. */
@@ -39,16 +58,69 @@ public final class ParameterBuffer {
         return new ParameterBuffer(layout, data);
     }
 
+    /**
+     * A read-only inference buffer: the views named in {@code weights} read their {@link MappedWeight} (no copy), the
+     * others get zero-filled float storage packed one after another (64-byte aligned), to be filled with
+     * {@link #fill} or at {@link #offset}. Each mapped weight must hold exactly its view's number of values.
+     */
+    public static ParameterBuffer mapped(ParameterLayout layout, Map<String, MappedWeight> weights) {
+        Map<ParameterLayout.View, MappedWeight> m = new HashMap<>();
+        Map<ParameterLayout.View, Long> offsets = new HashMap<>();
+        long end = 0;
+        for (ParameterLayout.View v : layout.views()) {
+            MappedWeight w = weights.get(v.name());
+            if (w == null) {
+                offsets.put(v, end);
+                end = (end + v.size() + ParameterLayout.ALIGN - 1) / ParameterLayout.ALIGN * ParameterLayout.ALIGN;
+            } else if (w.values() != v.size()) {
+                throw new IllegalArgumentException("mapped weight for " + v.name() + " holds " + w.values()
+                        + " values, the view has " + v.size());
+            } else m.put(v, w);
+        }
+        for (String name : weights.keySet()) layout.view(name); // an unknown name is a clear error
+        MemorySegment seg = Arena.ofAuto().allocate(Math.max(end * Float.BYTES, 64), 64);
+        return new ParameterBuffer(layout, seg, Map.copyOf(m), Map.copyOf(offsets));
+    }
+
+    /** The checkpoint-resident values of {@code v}, or null when {@code v} is in the float storage. */
+    public MappedWeight mapped(ParameterLayout.View v) {
+        return mapped.isEmpty() ? null : mapped.get(v);
+    }
+
+    /** Whether some views are kept in a checkpoint file (the buffer is then for inference only). */
+    public boolean hasMappedViews() {
+        return !mapped.isEmpty();
+    }
+
+    /**
+     * Where {@code v} starts in {@link #segment()}, in floats: the layout's offset for a plain buffer. A mapped view
+     * has none; asking is an error that says how to get a trainable model.
+     */
+    public long offset(ParameterLayout.View v) {
+        if (packedOffsets == null) return v.offset();
+        Long at = packedOffsets.get(v);
+        if (at != null) return at;
+        MappedWeight w = mapped.get(v);
+        if (w == null) throw new IllegalArgumentException(v + " is not a view of this buffer's layout");
+        throw new IllegalStateException(v.name() + " is read in place from the checkpoint (" + w.format()
+                + "): this buffer is for inference only; load the model as float32 (--dtype f32) to train it");
+    }
+
+    /** Bytes of float storage this buffer owns (mapped views excluded). */
+    public long floatStorageBytes() {
+        return data.byteSize();
+    }
+
     public ParameterLayout layout() {
         return layout;
     }
 
-    /** The whole buffer. */
+    /** The float storage: every view of a plain buffer; a mapped buffer's unmapped views, at {@link #offset}. */
     public MemorySegment segment() {
         return data;
     }
 
-    /** Number of floats (padding included). */
+    /** Number of floats the layout spans (padding included); a mapped buffer stores fewer, see {@link #floatStorageBytes}. */
     public long floats() {
         return layout.totalFloats();
     }
@@ -62,23 +134,27 @@ public final class ParameterBuffer {
     }
 
     public float get(ParameterLayout.View v, long i) {
-        return data.getAtIndex(F32, v.offset() + i);
+        MappedWeight w = mapped(v);
+        return w != null ? w.get(i) : data.getAtIndex(F32, offset(v) + i);
     }
 
     public void set(ParameterLayout.View v, long i, float value) {
-        data.setAtIndex(F32, v.offset() + i, value);
+        data.setAtIndex(F32, offset(v) + i, value);
     }
 
-    /** The bytes of one view (a slice, no copy). */
+    /** The bytes of one view (a slice, no copy): float32, or a mapped view's stored bytes in its own format. */
     public MemorySegment slice(ParameterLayout.View v) {
-        return data.asSlice(v.offset() * Float.BYTES, v.size() * Float.BYTES);
+        MappedWeight w = mapped(v);
+        return w != null ? w.data() : data.asSlice(offset(v) * Float.BYTES, v.size() * Float.BYTES);
     }
 
-    /** Copies a view's values into a new array (for tests and small tensors). */
+    /** Copies a view's values into a new array (for tests and small tensors), widened to float32. */
     public float[] toArray(ParameterLayout.View v) {
         if (v.size() > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(v.name() + " is too large for an array");
         float[] out = new float[(int) v.size()];
-        MemorySegment.copy(data, F32, v.offset() * Float.BYTES, out, 0, out.length);
+        MappedWeight w = mapped(v);
+        if (w != null) MappedGemv.widen(w, 0, out, 0, out.length);
+        else MemorySegment.copy(data, F32, offset(v) * Float.BYTES, out, 0, out.length);
         return out;
     }
 
@@ -86,17 +162,25 @@ public final class ParameterBuffer {
     public void fill(ParameterLayout.View v, float[] values) {
         if (values.length != v.size())
             throw new IllegalArgumentException(v.name() + " holds " + v.size() + " values, got " + values.length);
-        MemorySegment.copy(values, 0, data, F32, v.offset() * Float.BYTES, values.length);
+        MemorySegment.copy(values, 0, data, F32, offset(v) * Float.BYTES, values.length);
     }
 
     /** Sets every float to zero. */
     public void zero() {
+        requirePlain("zero");
         data.fill((byte) 0);
     }
 
     /** Copies all values from another buffer with the same layout. */
     public void copyFrom(ParameterBuffer other) {
+        requirePlain("copyFrom");
+        other.requirePlain("copyFrom");
         if (other.layout.totalFloats() != layout.totalFloats()) throw new IllegalArgumentException("layouts differ");
         MemorySegment.copy(other.data, 0, data, 0, layout.totalFloats() * Float.BYTES);
+    }
+
+    private void requirePlain(String what) {
+        if (packedOffsets != null)
+            throw new IllegalStateException(what + " needs a plain float32 buffer, this one keeps views in a checkpoint file");
     }
 }
