@@ -14,10 +14,14 @@ class ExperimentCliTest {
     void badConfigsGiveOneLineErrors(@TempDir Path tmp) throws Exception {
         Path data = CliTest.write(tmp, "data.txt", "some text ".repeat(50));
         Path out = tmp.resolve("exp");
-        Path megabyte = CliTest.write(tmp, "m.json", "{\"train_flops\": 1e9, \"models\": [{\"name\": \"m\", \"kind\": \"megabyte\","
+        Path unknown = CliTest.write(tmp, "m.json", "{\"train_flops\": 1e9, \"models\": [{\"name\": \"m\", \"kind\": \"mamba\","
+                + " \"config\": {\"dim\": 16, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}]}");
+        CliTest.assertOneLineError(CliTest.run("experiment", "--config", unknown.toString(), "--data", data.toString(), "--out", out.toString()),
+                "unknown model kind 'mamba'");
+        Path megabyte = CliTest.write(tmp, "mb.json", "{\"train_flops\": 1e9, \"models\": [{\"name\": \"m\", \"kind\": \"megabyte\","
                 + " \"config\": {\"dim\": 16, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}]}");
         CliTest.assertOneLineError(CliTest.run("experiment", "--config", megabyte.toString(), "--data", data.toString(), "--out", out.toString()),
-                "kind megabyte is not available in this build");
+                "unknown field 'dim'");
         Path tiny = CliTest.write(tmp, "t.json", "{\"train_flops\": 10, \"models\": [{\"name\": \"m\", \"kind\": \"byte_lm\","
                 + " \"config\": {\"dim\": 16, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}]}");
         CliTest.assertOneLineError(CliTest.run("experiment", "--config", tiny.toString(), "--data", data.toString(), "--out", out.toString()),
