@@ -12,6 +12,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,6 +29,10 @@ import java.util.Locale;
  * model.
  */
 final class ExperimentReport {
+    /** Distinct colours for up to eight models (XChart's default palette has two yellows). */
+    private static final Color[] SERIES_COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x9467bd),
+            new Color(0x2ca02c), new Color(0xd62728), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
+
     static final String CURVE_PNG = "bpb_vs_train_flops.png";
     /** Relative gap between the planned and the measured patch size above which the report warns. */
     static final double PATCH_SIZE_TOLERANCE = 0.1;
@@ -97,6 +102,7 @@ final class ExperimentReport {
                 .xAxisTitle("training FLOPs (BLT paper accounting)").yAxisTitle("bits per byte").build();
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setMarkerSize(6);
+        chart.getStyler().setSeriesColors(SERIES_COLORS);
         boolean any = false;
         for (ModelResult r : results) {
             List<double[]> points = evalPoints(out.resolve(r.name()).resolve("metrics.jsonl"));
