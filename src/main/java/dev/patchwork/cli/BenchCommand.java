@@ -3,6 +3,7 @@ package dev.patchwork.cli;
 import dev.patchwork.bench.BltTrainBench;
 import dev.patchwork.bench.EntropyBench;
 import dev.patchwork.bench.KernelBench;
+import dev.patchwork.bench.SystemBlas;
 import dev.patchwork.bench.TrainBench;
 import dev.patchwork.model.BltConfig;
 import dev.patchwork.model.ByteLmConfig;
@@ -39,15 +40,21 @@ final class BenchCommand implements Runnable {
     }
 
     @Command(name = "kernels", mixinStandardHelpOptions = true, description = "GFLOP/s of the three matmul forms against the machine's FMA peak.",
-            footer = {"", "Example:", "  patchwork bench kernels --json"})
+            footer = {"", "--compare-blas also times a system BLAS's cblas_sgemm (OpenBLAS: libopenblas.so.0, libopenblas.so,",
+                    "libblas.so.3, or --blas-lib PATH) on the same shapes and prints ours/BLAS; without one it says so and goes on.",
+                    "", "Examples:", "  patchwork bench kernels --json", "  patchwork bench kernels --compare-blas"})
     static final class Kernels implements Callable<Integer> {
         @Option(names = "--json") boolean json;
         @Option(names = "--quick", description = "Fewer repetitions (noisier).") boolean quick;
+        @Option(names = "--compare-blas", description = "Also time cblas_sgemm of a system BLAS, in the same run.") boolean compareBlas;
+        @Option(names = "--blas-lib", paramLabel = "PATH", description = "The BLAS library to compare with (implies --compare-blas).") Path blasLib;
 
         @Override
         public Integer call() throws Exception {
             if (!json) System.err.println("patchwork bench kernels: " + Simd.describe());
-            Map<String, Object> result = KernelBench.run(quick);
+            SystemBlas.Lookup blas = compareBlas || blasLib != null ? SystemBlas.find(blasLib, dev.patchwork.tensor.Parallel.threads()) : null;
+            if (blas != null) System.err.println("patchwork bench kernels: " + blas.message());
+            Map<String, Object> result = KernelBench.run(quick, blas);
             if (json) print(result, true);
             else System.out.println(KernelBench.table(result));
             return 0;
