@@ -66,6 +66,7 @@ final class BenchCommand implements Runnable {
                     "else max_seqlen), rows are random patches of mean size --patch-size (default: the config's patcher.patch_size,",
                     "else 4.5), and FLOPs follow the BLT paper's accounting.", "",
                     "Examples:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json",
+                    "  patchwork bench train --config configs/bytelm-nanogpt.json --profile",
                     "  patchwork bench train --config configs/blt-tiny.json --json"})
     static final class Train implements Callable<Integer> {
         @Option(names = "--config", required = true) Path config;
@@ -74,6 +75,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--patch-size", description = "BLT: mean bytes per patch of the random rows.") Double patchSize;
         @Option(names = "--steps", defaultValue = "30") int steps;
         @Option(names = "--warmup-steps", defaultValue = "10") int warmup;
+        @Option(names = "--profile", description = "Then time --steps more steps per layer kind (embedding, attention, "
+                + "feed-forward, norms, output and loss, optimizer; forward/backward).") boolean profile;
         @Option(names = "--json") boolean json;
 
         @Override
@@ -88,7 +91,7 @@ final class BenchCommand implements Runnable {
             if (T > c.maxSeqlen()) throw new PatchworkException("--seq-len " + T + " exceeds max_seqlen " + c.maxSeqlen());
             dev.patchwork.train.ByteLmTrainer.checkFits(c, B, T);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
-            print(TrainBench.run(c, B, T, warmup, steps), json);
+            print(TrainBench.run(c, B, T, warmup, steps, profile), json);
             return 0;
         }
 
@@ -102,7 +105,7 @@ final class BenchCommand implements Runnable {
             if (!(size >= 1)) throw new PatchworkException("--patch-size must be >= 1, got " + size);
             dev.patchwork.train.BltTrainer.checkFits(c, B, P, size);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
-            print(BltTrainBench.run(c, B, P, size, warmup, steps), json);
+            print(BltTrainBench.run(c, B, P, size, warmup, steps, profile), json);
             return 0;
         }
     }

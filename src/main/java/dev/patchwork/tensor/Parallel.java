@@ -84,6 +84,11 @@ public final class Parallel {
         run(n, Math.min(THREADS, n), null, body);
     }
 
+    /** Runs {@code body} over {@code [0, n)} in at most {@code chunks} contiguous chunks (1: on the calling thread). */
+    public static void forRange(int n, int chunks, RangeBody body) {
+        run(n, chunks, null, body);
+    }
+
     /**
      * Runs {@code body} over {@code [0, n)} in exactly {@code chunks} contiguous chunks (at most {@link #threads()}),
      * chunk {@code c} on thread {@code c}. Use when each chunk writes its own partial result.

@@ -91,7 +91,9 @@ public final class RmsNormKernel {
                                float[] dx, int dxOff, MemorySegment dw, long dwOff, int rows, int d) {
         float[] wa = toArray(w, wOff, d);
         int chunks = ParallelRows.chunks(rows, 3L * d);
-        float[] dwPartial = dw == null ? null : new float[chunks * d]; // chunk c owns [c*d, (c+1)*d)
+        // chunk c owns [c*d, (c+1)*d) of the partial weight gradients
+        float[] dwPartial = dw == null ? null : KernelScratch.floats(KernelScratch.RMS_WEIGHT_GRAD, chunks * d);
+        if (dwPartial != null) java.util.Arrays.fill(dwPartial, 0, chunks * d, 0f);
         Parallel.forChunks(rows, chunks, (c, r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xr = xOff + r * d, gr = dyOff + r * d;
@@ -108,27 +110,26 @@ public final class RmsNormKernel {
         }
     }
 
-    /** {@code Σ_i w_i dy_i x_i}, with four accumulators to hide the FMA latency. */
+    /**
+     * {@code Σ_i w_i dy_i x_i}, with four accumulators to hide the FMA latency. The products are written out rather
+     * than in a helper returning a vector: when the JIT did not inline that helper, every vector it returned was
+     * boxed (hundreds of KB per training step).
+     */
     private static float dotOfThree(float[] w, float[] dy, int gr, float[] x, int xr, int d) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         int i = 0;
         for (int bound4 = d - d % (4 * LANES); i < bound4; i += 4 * LANES) {
-            acc0 = wdy(w, dy, gr, i).fma(FloatVector.fromArray(F, x, xr + i), acc0);
-            acc1 = wdy(w, dy, gr, i + LANES).fma(FloatVector.fromArray(F, x, xr + i + LANES), acc1);
-            acc2 = wdy(w, dy, gr, i + 2 * LANES).fma(FloatVector.fromArray(F, x, xr + i + 2 * LANES), acc2);
-            acc3 = wdy(w, dy, gr, i + 3 * LANES).fma(FloatVector.fromArray(F, x, xr + i + 3 * LANES), acc3);
+            acc0 = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i)).fma(FloatVector.fromArray(F, x, xr + i), acc0);
+            acc1 = FloatVector.fromArray(F, w, i + LANES).mul(FloatVector.fromArray(F, dy, gr + i + LANES)).fma(FloatVector.fromArray(F, x, xr + i + LANES), acc1);
+            acc2 = FloatVector.fromArray(F, w, i + 2 * LANES).mul(FloatVector.fromArray(F, dy, gr + i + 2 * LANES)).fma(FloatVector.fromArray(F, x, xr + i + 2 * LANES), acc2);
+            acc3 = FloatVector.fromArray(F, w, i + 3 * LANES).mul(FloatVector.fromArray(F, dy, gr + i + 3 * LANES)).fma(FloatVector.fromArray(F, x, xr + i + 3 * LANES), acc3);
         }
         for (int bound = F.loopBound(d); i < bound; i += LANES) {
-            acc0 = wdy(w, dy, gr, i).fma(FloatVector.fromArray(F, x, xr + i), acc0);
+            acc0 = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i)).fma(FloatVector.fromArray(F, x, xr + i), acc0);
         }
         float dot = VectorMath.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < d; i++) dot += w[i] * dy[gr + i] * x[xr + i];
         return dot;
-    }
-
-    /** {@code w[i..] ⊙ dy[gr+i..]} as one vector. */
-    private static FloatVector wdy(float[] w, float[] dy, int gr, int i) {
-        return FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i));
     }
 
     /** {@code dx_i += s·w_i·dy_i − c3·x_i} for one row. */
@@ -155,11 +156,12 @@ public final class RmsNormKernel {
     }
 
     /**
-     * The weight as a {@code float[]}: one copy of d floats per call, so the row loops read plain arrays. Loading the
-     * weight vectors from the segment inside the row loops measured 5× slower for the backward pass (JDK 25).
+     * The weight as a {@code float[]} (this thread's scratch, at least d long): one copy of d floats per call, so the
+     * row loops read plain arrays. Loading the weight vectors from the segment inside the row loops measured 5× slower
+     * for the backward pass (JDK 25).
      */
     private static float[] toArray(MemorySegment w, long wOff, int d) {
-        float[] wa = new float[d];
+        float[] wa = KernelScratch.floats(KernelScratch.RMS_WEIGHT, d);
         MemorySegment.copy(w, F32, wOff * Float.BYTES, wa, 0, d);
         return wa;
     }
