@@ -104,7 +104,43 @@ public final class KernelBench {
         out.put("fma_peak_per_thread_gflops", round(peak.perThreadGflops()));
         if (blas != null) out.put("blas", blas.message());
         out.put("results", results);
+        out.put("gemv", gemv(quick ? 4096 : 8192, 4096, quick ? 3 : 7));
         return out;
+    }
+
+    /**
+     * F32 matrix-vector product ({@link Matmul#xwT} with one row, as in token-by-token generation) on an {@code n × k}
+     * weight far larger than the caches, in GB/s of weight read, next to the memory read bandwidth
+     * ({@link MemoryBandwidth}) measured right before on a buffer twice the weight's size: {@code gbs},
+     * {@code memory_gbs}, {@code fraction_of_memory} (medians), {@code weight_mb}, {@code n}, {@code k}.
+     */
+    static Map<String, Object> gemv(int n, int k, int repeats) {
+        long bytes = (long) n * k * Float.BYTES;
+        double memory = MemoryBandwidth.measure(2 * bytes, repeats);
+        SplittableRandom rnd = new SplittableRandom(2);
+        float[] x = random(rnd, k), y = new float[n];
+        double[] gbs = new double[repeats];
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = arena.allocate(bytes, 64);
+            for (long i = 0; i < (long) n * k; i++) w.setAtIndex(F32, i, (float) (rnd.nextDouble() - 0.5));
+            Runnable call = () -> Matmul.xwT(y, 0, x, 0, w, 0, 1, n, k, false);
+            warmUp(call);
+            for (int r = 0; r < repeats; r++) {
+                int calls = 5;
+                long t0 = System.nanoTime();
+                for (int c = 0; c < calls; c++) call.run();
+                gbs[r] = (double) bytes * calls / (System.nanoTime() - t0);
+            }
+        }
+        double median = median(gbs);
+        Map<String, Object> g = new LinkedHashMap<>();
+        g.put("n", n);
+        g.put("k", k);
+        g.put("weight_mb", bytes / (1 << 20));
+        g.put("gbs", round(median));
+        g.put("memory_gbs", round(memory));
+        g.put("fraction_of_memory", Math.round(median / memory * 1000) / 1000.0);
+        return g;
     }
 
     /**
@@ -212,7 +248,8 @@ public final class KernelBench {
         if (result.get("blas") != null) sb.append(result.get("blas")).append('\n');
         sb.append(String.format(Locale.ROOT, "%-6s %-26s %-5s %9s %9s %9s %7s %9s %6s%n",
                 "label", "shape", "form", "GFLOP/s", "best", "ms", "peak", "BLAS", "ratio"));
-        for (Map<String, Object> r : (List<Map<String, Object>>) result.get("results")) {
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) result.get("results");
+        for (Map<String, Object> r : rows) {
             boolean blas = r.get("blas_gflops") != null;
             sb.append(String.format(Locale.ROOT, "%-6s %-26s %-5s %9.1f %9.1f %9.3f %6.0f%% %9s %6s%n",
                     r.get("label"), r.get("shape"), r.get("form"), (Double) r.get("gflops"),
@@ -220,6 +257,11 @@ public final class KernelBench {
                     100 * (Double) r.get("fraction_of_peak"),
                     blas ? String.format(Locale.ROOT, "%.1f", (Double) r.get("blas_gflops")) : "-",
                     blas ? String.format(Locale.ROOT, "%.2f", (Double) r.get("ratio_to_blas")) : "-"));
+        }
+        if (result.get("gemv") instanceof Map<?, ?> g) {
+            sb.append(String.format(Locale.ROOT, "GEMV F32 %sx%s (%s MB): %s GB/s, memory read %s GB/s, %.0f%% of it%n",
+                    g.get("n"), g.get("k"), g.get("weight_mb"), g.get("gbs"), g.get("memory_gbs"),
+                    100 * (Double) g.get("fraction_of_memory")));
         }
         return sb.toString();
     }
