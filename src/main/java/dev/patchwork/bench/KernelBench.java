@@ -64,9 +64,10 @@ public final class KernelBench {
 
     /**
      * As {@link #run(boolean)}, and when {@code blas} is given (the outcome of {@link SystemBlas#find}) each row also
-     * gets {@code blas_gflops} (the system BLAS's median on the same shape and form, measured right after ours) and
-     * {@code ratio_to_blas} (ours / BLAS); the result gets {@code blas} (the lookup's message). A missing library only
-     * adds that message: our kernels are measured all the same.
+     * gets {@code blas_gflops} (the system BLAS's median on the same shape and form) and {@code ratio_to_blas} (the
+     * median over repetitions of ours / BLAS, each repetition timing ours and then BLAS back to back, so that both
+     * sides of a ratio saw the same load on a shared machine); the result gets {@code blas} (the lookup's message). A
+     * missing library only adds that message: our kernels are measured all the same.
      */
     public static Map<String, Object> run(boolean quick, SystemBlas.Lookup blas) {
         SystemBlas lib = blas == null ? null : blas.blas().orElse(null);
@@ -75,7 +76,8 @@ public final class KernelBench {
         List<Map<String, Object>> results = new ArrayList<>();
         for (Shape s : shapes) {
             for (String form : FORMS) {
-                double[] gflops = measure(s, form, null, quick ? 3 : 7, quick ? 0.02 : 0.1);
+                double[][] timed = measure(s, form, lib, quick ? 3 : 7, quick ? 0.02 : 0.1);
+                double[] gflops = timed[0];
                 double median = median(gflops), best = Arrays.stream(gflops).max().orElse(0);
                 Map<String, Object> r = new LinkedHashMap<>();
                 r.put("shape", "M=" + s.m() + " N=" + s.n() + " K=" + s.k());
@@ -89,9 +91,10 @@ public final class KernelBench {
                 r.put("ms", Math.round(s.flops() / median / 1e3) / 1000.0);
                 r.put("fraction_of_peak", Math.round(median / peak.totalGflops() * 1000) / 1000.0);
                 if (lib != null) {
-                    double theirs = median(measure(s, form, lib, quick ? 3 : 7, quick ? 0.02 : 0.1));
-                    r.put("blas_gflops", round(theirs));
-                    r.put("ratio_to_blas", Math.round(median / theirs * 1000) / 1000.0);
+                    double[] ratios = new double[gflops.length];
+                    for (int i = 0; i < ratios.length; i++) ratios[i] = gflops[i] / timed[1][i];
+                    r.put("blas_gflops", round(median(timed[1])));
+                    r.put("ratio_to_blas", Math.round(median(ratios) * 1000) / 1000.0);
                 }
                 results.add(r);
             }
@@ -144,10 +147,11 @@ public final class KernelBench {
     }
 
     /**
-     * GFLOP/s of each timed repetition of one form on one shape, after a warm-up: of {@link Matmul} when {@code blas}
-     * is null, else of the system BLAS on native copies of the same inputs.
+     * GFLOP/s of each timed repetition of one form on one shape, after a warm-up: {@code [0]} of {@link Matmul}; when
+     * {@code blas} is given, {@code [1]} of the system BLAS on native copies of the same inputs, repetition {@code i}
+     * timed right after ours.
      */
-    private static double[] measure(Shape s, String form, SystemBlas blas, int repeats, double secondsPerRepeat) {
+    private static double[][] measure(Shape s, String form, SystemBlas blas, int repeats, double secondsPerRepeat) {
         SplittableRandom rnd = new SplittableRandom(1);
         int m = s.m(), n = s.n(), k = s.k();
         float[] x = random(rnd, m * k), dy = random(rnd, m * n), y = new float[m * n], dx = new float[m * k];
@@ -155,34 +159,44 @@ public final class KernelBench {
             MemorySegment w = arena.allocate((long) n * k * Float.BYTES, 64);
             MemorySegment dw = arena.allocate((long) n * k * Float.BYTES, 64);
             for (long i = 0; i < (long) n * k; i++) w.setAtIndex(F32, i, (float) (rnd.nextDouble() - 0.5));
-            Runnable call;
-            if (blas == null) {
-                call = switch (form) {
-                    case "xwT" -> () -> Matmul.xwT(y, 0, x, 0, w, 0, m, n, k, false);
-                    case "dyW" -> () -> Matmul.dyW(dx, 0, dy, 0, w, 0, m, n, k, false);
-                    case "dyTx" -> () -> Matmul.dyTx(dw, 0, dy, 0, x, 0, m, n, k);
-                    default -> throw new IllegalArgumentException("unknown matmul form '" + form + "'");
-                };
-            } else {
+            Runnable ours = switch (form) {
+                case "xwT" -> () -> Matmul.xwT(y, 0, x, 0, w, 0, m, n, k, false);
+                case "dyW" -> () -> Matmul.dyW(dx, 0, dy, 0, w, 0, m, n, k, false);
+                case "dyTx" -> () -> Matmul.dyTx(dw, 0, dy, 0, x, 0, m, n, k);
+                default -> throw new IllegalArgumentException("unknown matmul form '" + form + "'");
+            };
+            Runnable theirs = null;
+            if (blas != null) {
                 MemorySegment nx = native64(arena, x), ndy = native64(arena, dy);
                 MemorySegment ny = native64(arena, y), ndx = native64(arena, dx);
-                call = switch (form) {
+                MemorySegment ndw = arena.allocate((long) n * k * Float.BYTES, 64);
+                theirs = switch (form) {
                     case "xwT" -> () -> blas.xwT(ny, nx, w, m, n, k, false);
                     case "dyW" -> () -> blas.dyW(ndx, ndy, w, m, n, k, false);
-                    case "dyTx" -> () -> blas.dyTx(dw, ndy, nx, m, n, k);
-                    default -> throw new IllegalArgumentException("unknown matmul form '" + form + "'");
+                    default -> () -> blas.dyTx(ndw, ndy, nx, m, n, k);
                 };
             }
-            warmUp(call);
-            int calls = callsFor(call, secondsPerRepeat);
-            double[] gflops = new double[repeats];
+            warmUp(ours);
+            int oursCalls = callsFor(ours, secondsPerRepeat);
+            int theirCalls = 0;
+            if (theirs != null) {
+                warmUp(theirs);
+                theirCalls = callsFor(theirs, secondsPerRepeat);
+            }
+            double[][] gflops = new double[2][repeats];
             for (int r = 0; r < repeats; r++) {
-                long t0 = System.nanoTime();
-                for (int c = 0; c < calls; c++) call.run();
-                gflops[r] = (double) s.flops() * calls / (System.nanoTime() - t0);
+                gflops[0][r] = time(ours, oursCalls, s.flops());
+                if (theirs != null) gflops[1][r] = time(theirs, theirCalls, s.flops());
             }
             return gflops;
         }
+    }
+
+    /** GFLOP/s of {@code calls} back-to-back calls. */
+    private static double time(Runnable call, int calls, long flops) {
+        long t0 = System.nanoTime();
+        for (int c = 0; c < calls; c++) call.run();
+        return (double) flops * calls / (System.nanoTime() - t0);
     }
 
     /**
