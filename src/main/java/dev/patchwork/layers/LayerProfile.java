@@ -58,7 +58,7 @@ public final class LayerProfile {
 
     /**
      * The totals divided by {@code steps}, against {@code stepNanos} (the total time of those steps): per kind
-     * {@code forward_ms}, {@code backward_ms} and {@code fraction} of the step, plus {@code other} (what no kind
+     * {@code forward_ms}, {@code backward_ms} (the optimizer: {@code ms}) and {@code fraction} of the step, plus {@code other} (what no kind
      * covers: masks, residual copies, loss bookkeeping, patch pooling, the step's own overhead).
      */
     public static Map<String, Object> report(int steps, long stepNanos) {
@@ -69,8 +69,12 @@ public final class LayerProfile {
             if (f + b == 0) continue;
             covered += f + b;
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("forward_ms", round(f / 1e6 / steps));
-            m.put("backward_ms", round(b / 1e6 / steps));
+            if (k == Kind.OPTIMIZER) { // clipping and the update: no direction
+                m.put("ms", round((f + b) / 1e6 / steps));
+            } else {
+                m.put("forward_ms", round(f / 1e6 / steps));
+                m.put("backward_ms", round(b / 1e6 / steps));
+            }
             m.put("fraction", round((double) (f + b) / stepNanos));
             out.put(k.key(), m);
         }
