@@ -28,6 +28,12 @@ public final class BltTrainBench {
      * @param patchSize mean patch length (patch lengths are drawn uniformly from 1 … 2·patchSize − 1)
      */
     public static Map<String, Object> run(BltConfig config, int batch, int seqLen, double patchSize, int warmupSteps, int steps) {
+        return run(config, batch, seqLen, patchSize, warmupSteps, steps, false);
+    }
+
+    /** As above; {@code profile} adds {@code profile}: time per layer kind of {@code steps} more steps. */
+    public static Map<String, Object> run(BltConfig config, int batch, int seqLen, double patchSize, int warmupSteps,
+                                          int steps, boolean profile) {
         if (!(patchSize >= 1)) throw new IllegalArgumentException("the mean patch size must be >= 1, got " + patchSize);
         Blt model = Blt.initialise(config);
         ParameterBuffer grads = ParameterBuffer.allocate(model.layout());
@@ -35,14 +41,17 @@ public final class BltTrainBench {
         BltBatch b = randomBatch(batch, seqLen, patchSize, config.maxEncoderSeqLength(), new SplittableRandom(1));
         long patches = 0;
         for (int[] l : b.lengths()) patches += l.length;
-        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, () -> {
+        Runnable step = () -> {
             grads.zero();
             model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
             model.loss(b.y(), null, true);
             model.backward(grads);
-            GradientClipping.clip(grads, 1.0);
-            opt.step(model.parameters(), grads, 1e-4);
-        });
+            TrainStepTiming.optimizerStep(() -> {
+                GradientClipping.clip(grads, 1.0);
+                opt.step(model.parameters(), grads, 1e-4);
+            });
+        };
+        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, step);
         double meanPatch = (b.targets() + (double) batch) / patches, context = (double) b.targets() / batch;
         double flopsPerByte = FlopAccounting.train(FlopAccounting.bltPerByte(config, context, meanPatch));
         long hash = 0;
@@ -56,6 +65,7 @@ public final class BltTrainBench {
         m.put("bytes_per_row", context);
         m.put("mean_patch_size", meanPatch);
         TrainStepTiming.putThroughput(m, steps, median, b.targets(), flopsPerByte);
+        if (profile) m.put("profile", TrainStepTiming.profile(steps, step));
         return m;
     }
 

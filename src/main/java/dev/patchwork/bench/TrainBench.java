@@ -17,6 +17,12 @@ public final class TrainBench {
     private TrainBench() {}
 
     public static Map<String, Object> run(ByteLmConfig config, int batch, int seqLen, int warmupSteps, int steps) {
+        return run(config, batch, seqLen, warmupSteps, steps, false);
+    }
+
+    /** As above; {@code profile} adds {@code profile}: time per layer kind of {@code steps} more steps. */
+    public static Map<String, Object> run(ByteLmConfig config, int batch, int seqLen, int warmupSteps, int steps,
+                                          boolean profile) {
         ByteLm model = ByteLm.initialise(config);
         ParameterBuffer grads = ParameterBuffer.allocate(model.layout());
         AdamW opt = new AdamW(model.layout(), 0.9, 0.95, 1e-8, 0.1);
@@ -26,19 +32,23 @@ public final class TrainBench {
             x[i] = 4 + r.nextInt(96) + 32; // printable ASCII range, like text
             y[i] = 4 + r.nextInt(96) + 32;
         }
-        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, () -> {
+        Runnable step = () -> {
             grads.zero();
             model.forward(x, batch, seqLen);
             model.loss(y, null, true);
             model.backward(grads);
-            GradientClipping.clip(grads, 1.0);
-            opt.step(model.parameters(), grads, 1e-4);
-        });
+            TrainStepTiming.optimizerStep(() -> {
+                GradientClipping.clip(grads, 1.0);
+                opt.step(model.parameters(), grads, 1e-4);
+            });
+        };
+        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, step);
         Map<String, Object> m = TrainStepTiming.header();
         m.put("parameters", model.layout().parameterCount());
         m.put("batch_size", batch);
         m.put("seq_len", seqLen);
         TrainStepTiming.putThroughput(m, steps, median, batch * seqLen, ModelFlops.trainPerToken(config, seqLen));
+        if (profile) m.put("profile", TrainStepTiming.profile(steps, step));
         return m;
     }
 }

@@ -1,5 +1,6 @@
 package dev.patchwork.bench;
 
+import dev.patchwork.layers.LayerProfile;
 import dev.patchwork.tensor.Parallel;
 import dev.patchwork.tensor.Simd;
 
@@ -21,6 +22,35 @@ final class TrainStepTiming {
         }
         Arrays.sort(times);
         return times[steps / 2];
+    }
+
+    /**
+     * Runs {@code steps} more calls of {@code step} with {@link LayerProfile} on and returns its report (time per
+     * layer kind and direction, per step, and the fraction of the step): a separate run, so that the timed figures
+     * are not affected by the clock reads.
+     */
+    static Map<String, Object> profile(int steps, Runnable step) {
+        LayerProfile.reset();
+        LayerProfile.enable(true);
+        try {
+            long t0 = System.nanoTime();
+            for (int s = 0; s < steps; s++) step.run();
+            long total = System.nanoTime() - t0;
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step_ms", Math.round(total / 1e3 / steps) / 1000.0);
+            m.put("layers", LayerProfile.report(steps, total));
+            return m;
+        } finally {
+            LayerProfile.enable(false);
+            LayerProfile.reset();
+        }
+    }
+
+    /** Gradient clipping and the optimiser step, timed as {@link LayerProfile.Kind#OPTIMIZER} when profiling. */
+    static void optimizerStep(Runnable clipAndStep) {
+        long t = LayerProfile.start();
+        clipAndStep.run();
+        LayerProfile.stop(LayerProfile.Kind.OPTIMIZER, true, t);
     }
 
     /** The leading fields of a result: benchmark name, kernels, threads. */

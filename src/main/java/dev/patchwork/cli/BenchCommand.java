@@ -3,6 +3,7 @@ package dev.patchwork.cli;
 import dev.patchwork.bench.BltTrainBench;
 import dev.patchwork.bench.EntropyBench;
 import dev.patchwork.bench.KernelBench;
+import dev.patchwork.bench.SystemBlas;
 import dev.patchwork.bench.TrainBench;
 import dev.patchwork.model.BltConfig;
 import dev.patchwork.model.ByteLmConfig;
@@ -39,15 +40,21 @@ final class BenchCommand implements Runnable {
     }
 
     @Command(name = "kernels", mixinStandardHelpOptions = true, description = "GFLOP/s of the three matmul forms against the machine's FMA peak.",
-            footer = {"", "Example:", "  patchwork bench kernels --json"})
+            footer = {"", "--compare-blas also times a system BLAS's cblas_sgemm (OpenBLAS: libopenblas.so.0, libopenblas.so,",
+                    "libblas.so.3, or --blas-lib PATH) on the same shapes and prints ours/BLAS; without one it says so and goes on.",
+                    "", "Examples:", "  patchwork bench kernels --json", "  patchwork bench kernels --compare-blas"})
     static final class Kernels implements Callable<Integer> {
         @Option(names = "--json") boolean json;
         @Option(names = "--quick", description = "Fewer repetitions (noisier).") boolean quick;
+        @Option(names = "--compare-blas", description = "Also time cblas_sgemm of a system BLAS, in the same run.") boolean compareBlas;
+        @Option(names = "--blas-lib", paramLabel = "PATH", description = "The BLAS library to compare with (implies --compare-blas).") Path blasLib;
 
         @Override
         public Integer call() throws Exception {
             if (!json) System.err.println("patchwork bench kernels: " + Simd.describe());
-            Map<String, Object> result = KernelBench.run(quick);
+            SystemBlas.Lookup blas = compareBlas || blasLib != null ? SystemBlas.find(blasLib, dev.patchwork.tensor.Parallel.threads()) : null;
+            if (blas != null) System.err.println("patchwork bench kernels: " + blas.message());
+            Map<String, Object> result = KernelBench.run(quick, blas);
             if (json) print(result, true);
             else System.out.println(KernelBench.table(result));
             return 0;
@@ -59,6 +66,7 @@ final class BenchCommand implements Runnable {
                     "else max_seqlen), rows are random patches of mean size --patch-size (default: the config's patcher.patch_size,",
                     "else 4.5), and FLOPs follow the BLT paper's accounting.", "",
                     "Examples:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json",
+                    "  patchwork bench train --config configs/bytelm-nanogpt.json --profile",
                     "  patchwork bench train --config configs/blt-tiny.json --json"})
     static final class Train implements Callable<Integer> {
         @Option(names = "--config", required = true) Path config;
@@ -67,6 +75,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--patch-size", description = "BLT: mean bytes per patch of the random rows.") Double patchSize;
         @Option(names = "--steps", defaultValue = "30") int steps;
         @Option(names = "--warmup-steps", defaultValue = "10") int warmup;
+        @Option(names = "--profile", description = "Then time --steps more steps per layer kind (embedding, attention, "
+                + "feed-forward, norms, output and loss, optimizer; forward/backward).") boolean profile;
         @Option(names = "--json") boolean json;
 
         @Override
@@ -81,7 +91,7 @@ final class BenchCommand implements Runnable {
             if (T > c.maxSeqlen()) throw new PatchworkException("--seq-len " + T + " exceeds max_seqlen " + c.maxSeqlen());
             dev.patchwork.train.ByteLmTrainer.checkFits(c, B, T);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
-            print(TrainBench.run(c, B, T, warmup, steps), json);
+            print(TrainBench.run(c, B, T, warmup, steps, profile), json);
             return 0;
         }
 
@@ -95,7 +105,7 @@ final class BenchCommand implements Runnable {
             if (!(size >= 1)) throw new PatchworkException("--patch-size must be >= 1, got " + size);
             dev.patchwork.train.BltTrainer.checkFits(c, B, P, size);
             if (!json) System.err.println("patchwork bench train: " + Simd.describe());
-            print(BltTrainBench.run(c, B, P, size, warmup, steps), json);
+            print(BltTrainBench.run(c, B, P, size, warmup, steps, profile), json);
             return 0;
         }
     }

@@ -57,12 +57,20 @@ public final class TransformerBlock {
         ensure(rows);
         input = x;
         int n = rows * dim;
+        long t = LayerProfile.start();
         attentionNorm.forward(p, x, n1, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, false, t);
         System.arraycopy(x, 0, h, 0, n);
+        t = LayerProfile.start();
         attention.forward(p, n1, h, B, T, mask, true);  // h = x + attn(norm(x))
+        LayerProfile.stop(LayerProfile.Kind.ATTENTION, false, t);
+        t = LayerProfile.start();
         ffnNorm.forward(p, h, n2, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, false, t);
         System.arraycopy(h, 0, out, 0, n);
+        t = LayerProfile.start();
         feedForward.forward(p, n2, out, rows, true);    // out = h + ffn(norm(h))
+        LayerProfile.stop(LayerProfile.Kind.FEED_FORWARD, false, t);
         return out;
     }
 
@@ -74,14 +82,22 @@ public final class TransformerBlock {
         ensureGradients(rows);
         int n = rows * dim;
         // out = h + ffn(n2): dh = dOut + norm-backward(ffn-backward(dOut))
+        long t = LayerProfile.start();
         feedForward.backward(p, g, n2, dOut, dn);
+        LayerProfile.stop(LayerProfile.Kind.FEED_FORWARD, true, t);
         System.arraycopy(dOut, 0, dh, 0, n);
+        t = LayerProfile.start();
         ffnNorm.backward(p, g, h, dn, dh, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, true, t);
         // h = x + attn(n1): dx = dh + norm-backward(attn-backward(dh))
         java.util.Arrays.fill(dn, 0, n, 0f);
+        t = LayerProfile.start();
         attention.backward(p, g, n1, dh, dn);
+        LayerProfile.stop(LayerProfile.Kind.ATTENTION, true, t);
         System.arraycopy(dh, 0, dx, 0, n);
+        t = LayerProfile.start();
         attentionNorm.backward(p, g, input, dn, dx, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, true, t);
         return dx;
     }
 

@@ -1,5 +1,6 @@
 package dev.patchwork.model;
 
+import dev.patchwork.layers.LayerProfile;
 import dev.patchwork.layers.AttentionMask;
 import dev.patchwork.tensor.CrossEntropyKernel;
 import dev.patchwork.tensor.ParameterBuffer;
@@ -150,7 +151,10 @@ public final class Blt {
         for (int i = 0; i < rows; i++) if (targets[i] >= 0) counted++;
         if (withGradient && dLogits.length < rows * vocab) dLogits = new float[rows * vocab];
         float scale = counted == 0 ? 0f : 1f / counted;
-        return CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
+        long t = LayerProfile.start();
+        double loss = CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
+        return loss;
     }
 
     /** Adds the gradient of the mean loss (from {@link #loss} with a gradient) into {@code grads}. */

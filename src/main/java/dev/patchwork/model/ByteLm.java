@@ -5,6 +5,7 @@ import dev.patchwork.layers.Embedding;
 import dev.patchwork.layers.KvCache;
 import dev.patchwork.layers.Linear;
 import dev.patchwork.layers.RmsNorm;
+import dev.patchwork.layers.LayerProfile;
 import dev.patchwork.layers.TransformerBlock;
 import dev.patchwork.tensor.CrossEntropyKernel;
 import dev.patchwork.tensor.ParameterBuffer;
@@ -128,12 +129,18 @@ public final class ByteLm {
         }
         mask.causal(ids, B, T, config.slidingWindow() == null ? 0 : config.slidingWindow(),
                 config.eosSegments() ? config.eosId() : -1);
+        long t = LayerProfile.start();
         tokEmbeddings.forward(params, ids, 0, rows, embedded);
+        LayerProfile.stop(LayerProfile.Kind.EMBEDDING, false, t);
         float[] x = embedded;
         for (TransformerBlock layer : layers) x = layer.forward(params, x, B, T, mask);
         last = x;
+        t = LayerProfile.start();
         norm.forward(params, x, normed, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, false, t);
+        t = LayerProfile.start();
         output.forward(params, normed, logits, rows);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
         return logits;
     }
 
@@ -149,7 +156,10 @@ public final class ByteLm {
         for (int i = 0; i < rows; i++) if (targets[i] >= 0) counted++;
         float scale = counted == 0 ? 0f : 1f / counted;
         if (withGradient && dLogits.length < rows * vocab) dLogits = new float[rows * vocab]; // training only
-        return CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
+        long t = LayerProfile.start();
+        double loss = CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
+        return loss;
     }
 
     /** Adds the gradient of the mean loss (from {@link #loss} with a gradient) into {@code grads}. */
@@ -157,13 +167,19 @@ public final class ByteLm {
         int rows = B * T;
         if (dNormed.length < rows * dim) dNormed = new float[rows * dim];
         java.util.Arrays.fill(dNormed, 0, rows * dim, 0f);
+        long t = LayerProfile.start();
         output.backward(params, grads, normed, dLogits, dNormed, rows, false);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, true, t);
         if (dHidden.length < rows * dim) dHidden = new float[rows * dim];
         java.util.Arrays.fill(dHidden, 0, rows * dim, 0f);
+        t = LayerProfile.start();
         norm.backward(params, grads, last, dNormed, dHidden, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, true, t);
         float[] d = dHidden;
         for (int i = layers.length - 1; i >= 0; i--) d = layers[i].backward(params, grads, d);
+        t = LayerProfile.start();
         tokEmbeddings.backward(grads, ids, 0, rows, d);
+        LayerProfile.stop(LayerProfile.Kind.EMBEDDING, true, t);
     }
 
     /** Incremental decoding with KV caches; one instance per generated sequence. */

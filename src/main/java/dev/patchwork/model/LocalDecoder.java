@@ -1,5 +1,6 @@
 package dev.patchwork.model;
 
+import dev.patchwork.layers.LayerProfile;
 import dev.patchwork.layers.AttentionMask;
 import dev.patchwork.layers.CrossAttention;
 import dev.patchwork.layers.KvCache;
@@ -102,15 +103,21 @@ public final class LocalDecoder {
         for (int i = 0; i < layers.length; i++) {
             if (i < crossAttn.length) {
                 caIn[i] = h;
+                long t = LayerProfile.start();
                 crossAttn[i].forward(p, h, rows, kv, kvRows, crossMask, caOut[i]);
+                LayerProfile.stop(LayerProfile.Kind.CROSS_ATTENTION, false, t);
                 VectorOps.add(h, 0, caOut[i], 0, caSum[i], 0, rows * dim); // the caller's residual
                 h = caSum[i];
             }
             h = layers[i].forward(p, h, B, N, selfMask);
         }
         last = h;
+        long t = LayerProfile.start();
         norm.forward(p, h, normed, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, false, t);
+        t = LayerProfile.start();
         output.forward(p, normed, logits, rows);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
         return logits;
     }
 
@@ -125,16 +132,22 @@ public final class LocalDecoder {
      */
     void backward(ParameterBuffer p, ParameterBuffer g, float[] dLogits) {
         Arrays.fill(dNormed, 0, rows * dim, 0f);
+        long t = LayerProfile.start();
         output.backward(p, g, normed, dLogits, dNormed, rows, false);
+        LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, true, t);
         Arrays.fill(dH, 0, rows * dim, 0f);
+        t = LayerProfile.start();
         norm.backward(p, g, last, dNormed, dH, rows);
+        LayerProfile.stop(LayerProfile.Kind.NORM, true, t);
         Arrays.fill(dKv, 0, kvRows * dim, 0f);
         float[] d = dH;
         for (int i = layers.length - 1; i >= 0; i--) {
             d = layers[i].backward(p, g, d);
             if (i < crossAttn.length) {
                 // sum = in + CA(in): ∂in = ∂sum + ∂CA/∂in (which includes CA's own residual)
+                long t1 = LayerProfile.start();
                 crossAttn[i].backward(p, g, d, dCa, dKv);
+                LayerProfile.stop(LayerProfile.Kind.CROSS_ATTENTION, true, t1);
                 VectorOps.addInPlace(d, 0, dCa, 0, rows * dim);
             }
         }

@@ -1,5 +1,6 @@
 package dev.patchwork.model;
 
+import dev.patchwork.layers.LayerProfile;
 import dev.patchwork.layers.AttentionMask;
 import dev.patchwork.layers.CrossAttention;
 import dev.patchwork.layers.Embedding;
@@ -105,8 +106,10 @@ public final class LocalEncoder {
         patches.patchRows(poolFrom, poolTo);
         patches.encoderCrossMask(crossMask, k, config.crossAttnWindowEncoder());
 
+        long t = LayerProfile.start();
         tokEmbeddings.forward(p, ids, 0, rows, embeds);
         if (hash != null) hash.forward(p, ids, B, N, embeds);
+        LayerProfile.stop(LayerProfile.Kind.EMBEDDING, false, t);
         float[] h = embeds, patch = null;
         for (int i = 0, j = 0; i < layers.length; i++) {
             h = layerOut[i] = layers[i].forward(p, h, B, N, selfMask);
@@ -117,7 +120,9 @@ public final class LocalEncoder {
                     patchProjection.forward(p, pooled, queries0, B * P);
                     patch = queries0;
                 }
+                t = LayerProfile.start();
                 crossAttn[j].forward(p, patch, queries, h, rows, crossMask, caOut[j]);
+                LayerProfile.stop(LayerProfile.Kind.CROSS_ATTENTION, false, t);
                 VectorOps.add(patch, 0, caOut[j], 0, patchOut[j], 0, queries * dim); // the caller's residual
                 patch = patchOut[j];
                 j++;
@@ -153,7 +158,9 @@ public final class LocalEncoder {
         // patch path, last cross-attention first: patchOut_j = patchIn_j + CA_j(patchIn_j, h)
         System.arraycopy(dPatches, 0, dPatch, 0, queries * dim);
         for (int j = crossAttn.length - 1; j >= 0; j--) {
+            long t = LayerProfile.start();
             crossAttn[j].backward(p, g, dPatch, dCa, dLayerOut[layerOf(j)]);
+            LayerProfile.stop(LayerProfile.Kind.CROSS_ATTENTION, true, t);
             VectorOps.addInPlace(dPatch, 0, dCa, 0, queries * dim);
         }
         Arrays.fill(dPooled, 0, B * P * dim, 0f);
@@ -167,8 +174,10 @@ public final class LocalEncoder {
             d = layers[i].backward(p, g, d);
             if (i > 0) VectorOps.addInPlace(d, 0, dLayerOut[i - 1], 0, rows * dim);
         }
+        long t = LayerProfile.start();
         tokEmbeddings.backward(g, ids, 0, rows, d);
         if (hash != null) hash.backward(g, d);
+        LayerProfile.stop(LayerProfile.Kind.EMBEDDING, true, t);
     }
 
     // ---- incremental decoding -------------------------------------------------------------------------------------

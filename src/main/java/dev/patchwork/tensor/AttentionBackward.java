@@ -2,6 +2,7 @@ package dev.patchwork.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
 
@@ -170,12 +171,14 @@ final class AttentionBackward {
      */
     private static void queryLaneScoreGradients(AttentionScratch w, int j, boolean allSee) {
         for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block
-            IntVector from = IntVector.fromArray(I, w.from, o), to = IntVector.fromArray(I, w.to, o);
+            FloatVector from = FloatVector.fromArray(F, w.fromF, o), to = FloatVector.fromArray(F, w.toF, o);
             FloatVector lse = FloatVector.fromArray(F, w.lse, o), delta = FloatVector.fromArray(F, w.delta, o);
             for (int t = 0; t < TILE; t++) {
                 int at = t * BLOCK + o;
                 FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, at).sub(lse));
-                if (!allSee) p = FloatVector.zero(F).blend(p, AttentionTiles.sees(from, to, j + t));
+                // the lanes whose interval [from, to) holds key j + t (written out here, see AttentionTiles.sees)
+                if (!allSee) p = FloatVector.zero(F).blend(p, from.compare(VectorOperators.LE, (float) (j + t))
+                        .and(to.compare(VectorOperators.GT, (float) (j + t))));
                 p.mul(FloatVector.fromArray(F, w.tile2, at).sub(delta)).intoArray(w.tile, at);
             }
         }
@@ -188,12 +191,13 @@ final class AttentionBackward {
      */
     private static void keyLaneScoreGradients(AttentionScratch w, int j0, float scale) {
         for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block
-            IntVector keyIndex = IntVector.zero(I).addIndex(1).add(j0 + o);
+            FloatVector keyIndex = FloatVector.zero(F).addIndex(1).add(j0 + o);
             for (int t = 0; t < TILE; t++) {
                 int at = t * BLOCK + o;
                 FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, at).mul(scale).sub(w.rowLse[t]));
                 if (w.rowFrom[t] > j0 + o || w.rowTo[t] < j0 + o + L)
-                    p = FloatVector.zero(F).blend(p, AttentionTiles.keysIn(keyIndex, w.rowFrom[t], w.rowTo[t]));
+                    p = FloatVector.zero(F).blend(p, keyIndex.compare(VectorOperators.GE, (float) w.rowFrom[t])
+                            .and(keyIndex.compare(VectorOperators.LT, (float) w.rowTo[t]))); // keys in [from, to)
                 p.mul(FloatVector.fromArray(F, w.tile2, at).sub(w.rowDelta[t])).intoArray(w.tile, at);
                 p.intoArray(w.tile2, at);
             }

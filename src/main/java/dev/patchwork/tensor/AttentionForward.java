@@ -62,6 +62,8 @@ final class AttentionForward {
             int i = i0 + Math.min(lane, last), from = keyFrom[i], to = keyTo[i];
             w.from[lane] = from;
             w.to[lane] = to;
+            w.fromF[lane] = from;
+            w.toF[lane] = to;
             maxFrom = Math.max(maxFrom, from);
             minTo = Math.min(minTo, to);
             if (from < to) {
@@ -140,14 +142,15 @@ final class AttentionForward {
     private static boolean softmaxTile(AttentionScratch w, int j, boolean allSee) {
         boolean moved = false;
         for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block, independently
-            IntVector from = IntVector.fromArray(I, w.from, o), to = IntVector.fromArray(I, w.to, o);
+            FloatVector from = FloatVector.fromArray(F, w.fromF, o), to = FloatVector.fromArray(F, w.toF, o);
             FloatVector max = FloatVector.fromArray(F, w.max, o);
             FloatVector newMax = max;
             for (int t = 0; t < TILE; t++) {
                 FloatVector score = FloatVector.fromArray(F, w.tile, t * BLOCK + o);
                 if (!allSee) {
                     score = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY)
-                            .blend(score, AttentionTiles.sees(from, to, j + t));
+                            .blend(score, from.compare(VectorOperators.LE, (float) (j + t))
+                                    .and(to.compare(VectorOperators.GT, (float) (j + t)))); // see AttentionTiles.sees
                     score.intoArray(w.tile, t * BLOCK + o);
                 }
                 newMax = newMax.max(score);

@@ -32,6 +32,8 @@ final class AttentionScratch {
     final float[] rescale = new float[BLOCK], max = new float[BLOCK], sum = new float[BLOCK], lse = new float[BLOCK];
     final float[] delta = new float[BLOCK];
     final int[] from = new int[BLOCK], to = new int[BLOCK];
+    // the same intervals as floats (exact below 2^24 keys), for float-domain masks (see AttentionTiles.sees)
+    final float[] fromF = new float[BLOCK], toF = new float[BLOCK];
     int lo, hi, maxFrom, minTo; // see AttentionForward.laneIntervals
     // per row of a tile: where its components start, and its interval, lse and delta (dk/dv pass)
     final int[] rowsA = new int[TILE], rowsB = new int[TILE];

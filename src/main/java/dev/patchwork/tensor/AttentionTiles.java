@@ -142,15 +142,13 @@ final class AttentionTiles {
         }
     }
 
-    /** Lanes whose key interval {@code [from, to)} contains key {@code j}, as a float mask. */
-    static VectorMask<Float> sees(IntVector from, IntVector to, int j) {
-        return from.compare(VectorOperators.LE, j).and(to.compare(VectorOperators.GT, j)).cast(F);
-    }
-
-    /** Keys {@code j0 + lane} that lie in {@code [from, to)}, as a float mask. */
-    static VectorMask<Float> keysIn(IntVector keyIndex, int from, int to) {
-        return keyIndex.compare(VectorOperators.GE, from).and(keyIndex.compare(VectorOperators.LT, to)).cast(F);
-    }
+    /*
+     * Masks of the lanes whose key interval [from, to) holds key j are written out at their call sites rather than in
+     * a helper here: when the JIT did not inline such a helper into the (large) tile loops, the compiled helper saw
+     * its vector arguments only as FloatVector, could not intrinsify the comparison, and ran the fallback, which
+     * allocated arrays and boxed masks on every tile (megabytes per training step). Key indices are compared as
+     * floats (exact below 2^24): an int comparison also needed a mask cast to float lanes.
+     */
 
     /** Below this e^x is under the smallest normal float; we return 0 (this also maps -∞, a masked score, to 0). */
     static final float EXP_ZERO_BELOW = -87.33f;

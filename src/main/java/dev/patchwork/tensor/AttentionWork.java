@@ -31,13 +31,42 @@ final class AttentionWork {
         if (items == 0) return;
         long total = prefix[blocks] * groups;
         int chunks = total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
-        Parallel.forChunks(chunks, chunks, (c, s, e) -> {
+        Chunks body = CHUNKS.get();
+        body.set(groups, blocks, prefix, hd, item, total, chunks);
+        try {
+            Parallel.forChunks(chunks, chunks, body);
+        } finally {
+            body.set(0, 0, null, 0, null, 0, 0);
+        }
+    }
+
+    /** The split of the items, as one reusable object per calling thread: a capturing lambda would allocate per call. */
+    private static final class Chunks implements Parallel.ChunkBody {
+        private int groups, blocks, hd, chunks;
+        private long[] prefix;
+        private Item item;
+        private long total;
+
+        void set(int groups, int blocks, long[] prefix, int hd, Item item, long total, int chunks) {
+            this.groups = groups;
+            this.blocks = blocks;
+            this.prefix = prefix;
+            this.hd = hd;
+            this.item = item;
+            this.total = total;
+            this.chunks = chunks;
+        }
+
+        @Override
+        public void run(int c, int s, int e) {
             AttentionScratch scratch = AttentionScratch.get(hd);
             int end = firstItemReaching(total * (c + 1) / chunks, groups, blocks, prefix);
             for (int x = firstItemReaching(total * c / chunks, groups, blocks, prefix); x < end; x++)
                 item.run(x / blocks, x % blocks, scratch);
-        });
+        }
     }
+
+    private static final ThreadLocal<Chunks> CHUNKS = ThreadLocal.withInitial(Chunks::new);
 
     /** The smallest item index whose cost before it is at least {@code target} (binary search). */
     private static int firstItemReaching(long target, int groups, int blocks, long[] prefix) {

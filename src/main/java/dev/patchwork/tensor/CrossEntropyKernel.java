@@ -61,7 +61,7 @@ public final class CrossEntropyKernel {
     static double forwardBackwardVector(float[] logits, int rows, int vocab, int[] targets, int targetsOff,
                                         float[] losses, float[] dlogits, float scale) {
         checkTargets(rows, vocab, targets, targetsOff);
-        float[] rowLoss = losses != null ? losses : new float[rows];
+        float[] rowLoss = losses != null ? losses : KernelScratch.floats(KernelScratch.ROW_LOSS, rows);
         ParallelRows.forRows(rows, vocab, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int b = r * vocab;

@@ -51,9 +51,41 @@ public final class EmbeddingKernel {
                                  float[] dOut, int dOutOff) {
         checkIds(grad, gradOff, dim, ids, idsOff, n);
         int blocks = (dim + LANES - 1) / LANES; // column blocks of one vector each; only the last may be partial
-        ParallelRows.forRows(blocks, (long) n * LANES, (b0, b1) ->
-                addColumns(grad, gradOff, dim, ids, idsOff, n, dOut, dOutOff, b0 * LANES, Math.min(b1 * LANES, dim)));
+        Columns body = COLUMNS.get();
+        body.set(grad, gradOff, dim, ids, idsOff, n, dOut, dOutOff);
+        try {
+            ParallelRows.forRows(blocks, (long) n * LANES, body);
+        } finally {
+            body.set(null, 0, 0, null, 0, 0, null, 0);
+        }
     }
+
+    /** The column-block loop as one reusable object per calling thread: a capturing lambda would allocate per call. */
+    private static final class Columns implements Parallel.RangeBody {
+        private MemorySegment grad;
+        private long gradOff;
+        private int dim, idsOff, n, dOutOff;
+        private int[] ids;
+        private float[] dOut;
+
+        void set(MemorySegment grad, long gradOff, int dim, int[] ids, int idsOff, int n, float[] dOut, int dOutOff) {
+            this.grad = grad;
+            this.gradOff = gradOff;
+            this.dim = dim;
+            this.ids = ids;
+            this.idsOff = idsOff;
+            this.n = n;
+            this.dOut = dOut;
+            this.dOutOff = dOutOff;
+        }
+
+        @Override
+        public void run(int b0, int b1) {
+            addColumns(grad, gradOff, dim, ids, idsOff, n, dOut, dOutOff, b0 * LANES, Math.min(b1 * LANES, dim));
+        }
+    }
+
+    private static final ThreadLocal<Columns> COLUMNS = ThreadLocal.withInitial(Columns::new);
 
     /** Adds columns {@code [c0, c1)} of every {@code dOut} row into its {@code grad} row, rows in order. */
     private static void addColumns(MemorySegment grad, long gradOff, int dim, int[] ids, int idsOff, int n,

@@ -31,11 +31,17 @@ public final class Parallel {
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
     private static final Object SUBMIT_LOCK = new Object();
 
-    /** One submitted parallel region; {@code generation} tells workers whether they have already run it. */
-    private record Job(ChunkBody body, int n, int chunks, long generation) {}
-
-    private static volatile Job current;
-    private static long generation; // guarded by SUBMIT_LOCK
+    /*
+     * The current parallel region, published without allocating (a training step opens thousands of regions; an
+     * object per region was most of the step's garbage). A sequence lock: the submitter makes {@code sequence} odd,
+     * writes the fields, then makes it even; a worker reads an even sequence, the fields, and the sequence again,
+     * and uses the fields only if it did not change. That matters only for a worker outside the region (index >=
+     * chunks), which the submitter does not wait for and which may still be reading while the next region is written.
+     */
+    private static volatile ChunkBody jobBody;
+    private static volatile RangeBody jobRange; // set instead of jobBody by forRange
+    private static volatile int jobN, jobChunks;
+    private static volatile long sequence; // written only under SUBMIT_LOCK
     private static final AtomicInteger pending = new AtomicInteger();
     private static volatile Throwable failure;
     private static volatile Thread submitter;
@@ -75,7 +81,12 @@ public final class Parallel {
 
     /** Runs {@code body} over {@code [0, n)} split across the team. */
     public static void forRange(int n, RangeBody body) {
-        forChunks(n, Math.min(THREADS, n), (c, s, e) -> body.run(s, e));
+        run(n, Math.min(THREADS, n), null, body);
+    }
+
+    /** Runs {@code body} over {@code [0, n)} in at most {@code chunks} contiguous chunks (1: on the calling thread). */
+    public static void forRange(int n, int chunks, RangeBody body) {
+        run(n, chunks, null, body);
     }
 
     /**
@@ -83,21 +94,32 @@ public final class Parallel {
      * chunk {@code c} on thread {@code c}. Use when each chunk writes its own partial result.
      */
     public static void forChunks(int n, int chunks, ChunkBody body) {
+        run(n, chunks, body, null);
+    }
+
+    /** Runs one region: chunk {@code c} of {@code [0, n)} goes to {@code body} (or, when that is null, {@code range}). */
+    private static void run(int n, int chunks, ChunkBody body, RangeBody range) {
         if (n <= 0) return;
         chunks = Math.max(1, Math.min(chunks, Math.min(THREADS, n)));
         if (chunks == 1 || INSIDE.get()) {
-            for (int c = 0; c < chunks; c++) body.run(c, chunkStart(n, chunks, c), chunkStart(n, chunks, c + 1));
+            for (int c = 0; c < chunks; c++) runChunk(body, range, c, chunkStart(n, chunks, c), chunkStart(n, chunks, c + 1));
             return;
         }
         synchronized (SUBMIT_LOCK) {
             failure = null;
             submitter = Thread.currentThread();
             pending.set(chunks - 1);
-            current = new Job(body, n, chunks, ++generation); // publishes the job to the workers
+            long seq = sequence;
+            sequence = seq + 1; // odd: being written
+            jobBody = body;
+            jobRange = range;
+            jobN = n;
+            jobChunks = chunks;
+            sequence = seq + 2; // even again: publishes the region to the workers
             for (int i = 0; i < chunks - 1; i++) WORKERS[i].wake();
             INSIDE.set(true);
             try {
-                body.run(0, 0, chunkStart(n, chunks, 1));
+                runChunk(body, range, 0, 0, chunkStart(n, chunks, 1));
             } finally {
                 INSIDE.set(false);
                 awaitWorkers();
@@ -107,6 +129,21 @@ public final class Parallel {
             if (f instanceof Error er) throw er;
             if (f != null) throw new RuntimeException(f);
         }
+    }
+
+    private static void runChunk(ChunkBody body, RangeBody range, int chunk, int start, int end) {
+        if (body != null) body.run(chunk, start, end);
+        else range.run(start, end);
+    }
+
+    /**
+     * Ids of the team's threads other than callers (for per-thread accounting such as
+     * {@code ThreadMXBean.getThreadAllocatedBytes}); empty with one thread.
+     */
+    public static long[] workerThreadIds() {
+        long[] ids = new long[WORKERS.length];
+        for (int i = 0; i < ids.length; i++) ids[i] = WORKERS[i].threadId();
+        return ids;
     }
 
     private static void awaitWorkers() {
@@ -127,7 +164,7 @@ public final class Parallel {
 
     private static final class Worker extends Thread {
         private final int index;
-        private long seen;
+        private long seen; // the sequence number of the last region this worker looked at
 
         Worker(int index) {
             super("patchwork-worker-" + index);
@@ -143,17 +180,21 @@ public final class Parallel {
         public void run() {
             INSIDE.set(true);
             while (true) {
-                Job j;
+                long seq;
                 long start = System.nanoTime();
-                for (int spins = 0; (j = current) == null || j.generation == seen; spins++) {
+                for (int spins = 0; ((seq = sequence) & 1) != 0 || seq == seen; spins++) {
                     if (spins < 256) Thread.onSpinWait();
                     else if (System.nanoTime() - start < 1_000_000) Thread.yield(); // stay ready between kernels of a step
                     else LockSupport.park(this);
                 }
-                seen = j.generation;
-                if (index >= j.chunks) continue;
+                ChunkBody body = jobBody;
+                RangeBody range = jobRange;
+                int n = jobN, chunks = jobChunks;
+                if (sequence != seq) continue; // a newer region was being written meanwhile: read that one
+                seen = seq;
+                if (index >= chunks) continue;
                 try {
-                    j.body.run(index, chunkStart(j.n, j.chunks, index), chunkStart(j.n, j.chunks, index + 1));
+                    runChunk(body, range, index, chunkStart(n, chunks, index), chunkStart(n, chunks, index + 1));
                 } catch (Throwable t) {
                     failure = t;
                 } finally {

@@ -21,6 +21,6 @@ final class ParallelRows {
 
     /** Runs {@code body} over rows {@code [0, rows)}, split across the team only when the work pays for it. */
     static void forRows(int rows, long workPerRow, Parallel.RangeBody body) {
-        Parallel.forChunks(rows, chunks(rows, workPerRow), (c, start, end) -> body.run(start, end));
+        Parallel.forRange(rows, chunks(rows, workPerRow), body);
     }
 }

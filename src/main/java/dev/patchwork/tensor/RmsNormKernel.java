@@ -71,8 +71,77 @@ public final class RmsNormKernel {
 
     static void forwardVector(float[] x, int xOff, MemorySegment w, long wOff, float[] y, int yOff,
                               float[] rstd, int rows, int d, float eps) {
+        Rows body = ROWS.get();
+        body.forward(x, xOff, toArray(w, wOff, d), y, yOff, rstd, d, eps);
+        try {
+            ParallelRows.forRows(rows, d, body);
+        } finally {
+            body.release();
+        }
+    }
+
+    static void backwardVector(float[] dy, int dyOff, float[] x, int xOff, MemorySegment w, long wOff, float[] rstd,
+                               float[] dx, int dxOff, MemorySegment dw, long dwOff, int rows, int d) {
         float[] wa = toArray(w, wOff, d);
-        ParallelRows.forRows(rows, d, (r0, r1) -> {
+        int chunks = ParallelRows.chunks(rows, 3L * d);
+        // chunk c owns [c*d, (c+1)*d) of the partial weight gradients
+        float[] dwPartial = dw == null ? null : KernelScratch.floats(KernelScratch.RMS_WEIGHT_GRAD, chunks * d);
+        if (dwPartial != null) java.util.Arrays.fill(dwPartial, 0, chunks * d, 0f);
+        Rows body = ROWS.get();
+        body.backward(dy, dyOff, x, xOff, wa, rstd, dx, dxOff, dwPartial, d);
+        try {
+            Parallel.forChunks(rows, chunks, body);
+        } finally {
+            body.release();
+        }
+        if (dw != null) {
+            // Partial sums added in chunk order: deterministic for a fixed thread count.
+            for (int c = 1; c < chunks; c++) VectorOps.addVector(dwPartial, 0, dwPartial, c * d, dwPartial, 0, d);
+            for (int i = 0; i < d; i++) dw.setAtIndex(F32, dwOff + i, dw.getAtIndex(F32, dwOff + i) + dwPartial[i]);
+        }
+    }
+
+    /**
+     * The row loops of both directions as one reusable object per calling thread (a capturing lambda would allocate
+     * per call); {@code dy == null} means forward.
+     */
+    private static final class Rows implements Parallel.RangeBody, Parallel.ChunkBody {
+        private float[] x, wa, y, rstd, dy, dx, dwPartial;
+        private int xOff, yOff, dyOff, dxOff, d;
+        private float eps;
+
+        void forward(float[] x, int xOff, float[] wa, float[] y, int yOff, float[] rstd, int d, float eps) {
+            this.x = x;
+            this.xOff = xOff;
+            this.wa = wa;
+            this.y = y;
+            this.yOff = yOff;
+            this.rstd = rstd;
+            this.d = d;
+            this.eps = eps;
+            dy = null;
+        }
+
+        void backward(float[] dy, int dyOff, float[] x, int xOff, float[] wa, float[] rstd, float[] dx, int dxOff,
+                      float[] dwPartial, int d) {
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.x = x;
+            this.xOff = xOff;
+            this.wa = wa;
+            this.rstd = rstd;
+            this.dx = dx;
+            this.dxOff = dxOff;
+            this.dwPartial = dwPartial;
+            this.d = d;
+        }
+
+        void release() { // drop references to caller data so a thread-local does not keep it alive
+            x = wa = y = rstd = dy = dx = dwPartial = null;
+        }
+
+        @Override
+        public void run(int r0, int r1) { // forward
             for (int r = r0; r < r1; r++) {
                 int xr = xOff + r * d, yr = yOff + r * d;
                 float ss = VectorOps.dotVector(x, xr, x, xr, d);
@@ -84,15 +153,10 @@ public final class RmsNormKernel {
                 }
                 for (; i < d; i++) y[yr + i] = x[xr + i] * s * wa[i];
             }
-        });
-    }
+        }
 
-    static void backwardVector(float[] dy, int dyOff, float[] x, int xOff, MemorySegment w, long wOff, float[] rstd,
-                               float[] dx, int dxOff, MemorySegment dw, long dwOff, int rows, int d) {
-        float[] wa = toArray(w, wOff, d);
-        int chunks = ParallelRows.chunks(rows, 3L * d);
-        float[] dwPartial = dw == null ? null : new float[chunks * d]; // chunk c owns [c*d, (c+1)*d)
-        Parallel.forChunks(rows, chunks, (c, r0, r1) -> {
+        @Override
+        public void run(int c, int r0, int r1) { // backward
             for (int r = r0; r < r1; r++) {
                 int xr = xOff + r * d, gr = dyOff + r * d;
                 float s = rstd[r];
@@ -100,35 +164,31 @@ public final class RmsNormKernel {
                 addInputGradient(wa, dy, gr, x, xr, s, c3, dx, dxOff + r * d, d);
                 if (dwPartial != null) addWeightGradient(dy, gr, x, xr, s, dwPartial, c * d, d);
             }
-        });
-        if (dw != null) {
-            // Partial sums added in chunk order: deterministic for a fixed thread count.
-            for (int c = 1; c < chunks; c++) VectorOps.addVector(dwPartial, 0, dwPartial, c * d, dwPartial, 0, d);
-            for (int i = 0; i < d; i++) dw.setAtIndex(F32, dwOff + i, dw.getAtIndex(F32, dwOff + i) + dwPartial[i]);
         }
     }
 
-    /** {@code Σ_i w_i dy_i x_i}, with four accumulators to hide the FMA latency. */
+    private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
+
+    /**
+     * {@code Σ_i w_i dy_i x_i}, with four accumulators to hide the FMA latency. The products are written out rather
+     * than in a helper returning a vector: when the JIT did not inline that helper, every vector it returned was
+     * boxed (hundreds of KB per training step).
+     */
     private static float dotOfThree(float[] w, float[] dy, int gr, float[] x, int xr, int d) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         int i = 0;
         for (int bound4 = d - d % (4 * LANES); i < bound4; i += 4 * LANES) {
-            acc0 = wdy(w, dy, gr, i).fma(FloatVector.fromArray(F, x, xr + i), acc0);
-            acc1 = wdy(w, dy, gr, i + LANES).fma(FloatVector.fromArray(F, x, xr + i + LANES), acc1);
-            acc2 = wdy(w, dy, gr, i + 2 * LANES).fma(FloatVector.fromArray(F, x, xr + i + 2 * LANES), acc2);
-            acc3 = wdy(w, dy, gr, i + 3 * LANES).fma(FloatVector.fromArray(F, x, xr + i + 3 * LANES), acc3);
+            acc0 = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i)).fma(FloatVector.fromArray(F, x, xr + i), acc0);
+            acc1 = FloatVector.fromArray(F, w, i + LANES).mul(FloatVector.fromArray(F, dy, gr + i + LANES)).fma(FloatVector.fromArray(F, x, xr + i + LANES), acc1);
+            acc2 = FloatVector.fromArray(F, w, i + 2 * LANES).mul(FloatVector.fromArray(F, dy, gr + i + 2 * LANES)).fma(FloatVector.fromArray(F, x, xr + i + 2 * LANES), acc2);
+            acc3 = FloatVector.fromArray(F, w, i + 3 * LANES).mul(FloatVector.fromArray(F, dy, gr + i + 3 * LANES)).fma(FloatVector.fromArray(F, x, xr + i + 3 * LANES), acc3);
         }
         for (int bound = F.loopBound(d); i < bound; i += LANES) {
-            acc0 = wdy(w, dy, gr, i).fma(FloatVector.fromArray(F, x, xr + i), acc0);
+            acc0 = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i)).fma(FloatVector.fromArray(F, x, xr + i), acc0);
         }
         float dot = VectorMath.sum(acc0.add(acc1).add(acc2.add(acc3)));
         for (; i < d; i++) dot += w[i] * dy[gr + i] * x[xr + i];
         return dot;
-    }
-
-    /** {@code w[i..] ⊙ dy[gr+i..]} as one vector. */
-    private static FloatVector wdy(float[] w, float[] dy, int gr, int i) {
-        return FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, gr + i));
     }
 
     /** {@code dx_i += s·w_i·dy_i − c3·x_i} for one row. */
@@ -155,11 +215,12 @@ public final class RmsNormKernel {
     }
 
     /**
-     * The weight as a {@code float[]}: one copy of d floats per call, so the row loops read plain arrays. Loading the
-     * weight vectors from the segment inside the row loops measured 5× slower for the backward pass (JDK 25).
+     * The weight as a {@code float[]} (this thread's scratch, at least d long): one copy of d floats per call, so the
+     * row loops read plain arrays. Loading the weight vectors from the segment inside the row loops measured 5× slower
+     * for the backward pass (JDK 25).
      */
     private static float[] toArray(MemorySegment w, long wOff, int d) {
-        float[] wa = new float[d];
+        float[] wa = KernelScratch.floats(KernelScratch.RMS_WEIGHT, d);
         MemorySegment.copy(w, F32, wOff * Float.BYTES, wa, 0, d);
         return wa;
     }

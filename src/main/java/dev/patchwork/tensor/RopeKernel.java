@@ -56,12 +56,42 @@ public final class RopeKernel {
                             boolean inverse) {
         checkPositions(rows, startPos, table);
         int hd = table.headDim();
-        ParallelRows.forRows(rows, (long) heads * hd, (r0, r1) -> {
+        Rows body = ROWS.get();
+        body.set(x, off, stride, heads, startPos, table, inverse);
+        try {
+            ParallelRows.forRows(rows, (long) heads * hd, body);
+        } finally {
+            body.set(null, 0, 0, 0, 0, null, false);
+        }
+    }
+
+    /** The row loop as one reusable object per calling thread: a capturing lambda would allocate per call. */
+    private static final class Rows implements Parallel.RangeBody {
+        private float[] x;
+        private int off, stride, heads, startPos;
+        private RopeTable table;
+        private boolean inverse;
+
+        void set(float[] x, int off, int stride, int heads, int startPos, RopeTable table, boolean inverse) {
+            this.x = x;
+            this.off = off;
+            this.stride = stride;
+            this.heads = heads;
+            this.startPos = startPos;
+            this.table = table;
+            this.inverse = inverse;
+        }
+
+        @Override
+        public void run(int r0, int r1) {
+            int hd = table.headDim();
             for (int r = r0; r < r1; r++) {
                 for (int h = 0; h < heads; h++) rotateHead(x, off + r * stride + h * hd, startPos + r, table, inverse);
             }
-        });
+        }
     }
+
+    private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
 
     /** Rotates the {@code hd} values of one head at {@code base} for position {@code pos}. */
     private static void rotateHead(float[] x, int base, int pos, RopeTable table, boolean inverse) {

@@ -140,7 +140,8 @@ public final class VectorOps {
     static double sumOfSquaresVector(MemorySegment seg, long floatOff, long n) {
         int blocks = blockCount(n, SUM_BLOCK);
         int chunks = ParallelRows.chunks(blocks, SUM_BLOCK);
-        double[] partial = new double[chunks];
+        double[] partial = KernelScratch.doubles(chunks);
+        java.util.Arrays.fill(partial, 0, chunks, 0); // an empty range runs no chunk
         Parallel.forChunks(blocks, chunks, (c, b0, b1) -> {
             double s = 0;
             for (int b = b0; b < b1; b++) {
@@ -150,7 +151,7 @@ public final class VectorOps {
             partial[c] = s;
         });
         double total = 0;
-        for (double p : partial) total += p; // chunk order: deterministic for a fixed thread count
+        for (int c = 0; c < chunks; c++) total += partial[c]; // chunk order: deterministic for a fixed thread count
         return total;
     }
 

@@ -59,14 +59,38 @@ public final class AdamW {
         float bc1 = (float) (1 - Math.pow(beta1, step));
         float sqrtBc2 = (float) Math.sqrt(1 - Math.pow(beta2, step));
         float stepSize = (float) lr / bc1;
-        for (ParameterLayout.View view : params.layout().views()) {
+        MemorySegment p = params.segment(), g = grads.segment();
+        java.util.List<ParameterLayout.View> views = params.layout().views();
+        for (int i = 0; i < views.size(); i++) { // indexed: no iterator per step
+            ParameterLayout.View view = views.get(i);
             float decay = view.isMatrix() ? (float) (1 - lr * weightDecay) : 1f;
-            long off = view.offset();
-            int n = Math.toIntExact(view.size());
-            Parallel.forRange(n, (s, e) -> {
-                if (Simd.SCALAR) updateScalar(params.segment(), grads.segment(), off + s, e - s, decay, stepSize, sqrtBc2);
-                else updateVector(params.segment(), grads.segment(), off + s, e - s, decay, stepSize, sqrtBc2);
-            });
+            update.set(p, g, view.offset(), decay, stepSize, sqrtBc2);
+            Parallel.forRange(Math.toIntExact(view.size()), update);
+        }
+        update.set(null, null, 0, 0, 0, 0); // do not keep the buffers reachable from the optimiser
+    }
+
+    /** The update of one view, as one reusable body: a capturing lambda per view would allocate on every step. */
+    private final ViewUpdate update = new ViewUpdate();
+
+    private final class ViewUpdate implements Parallel.RangeBody {
+        private MemorySegment p, g;
+        private long off;
+        private float decay, stepSize, sqrtBc2;
+
+        void set(MemorySegment p, MemorySegment g, long off, float decay, float stepSize, float sqrtBc2) {
+            this.p = p;
+            this.g = g;
+            this.off = off;
+            this.decay = decay;
+            this.stepSize = stepSize;
+            this.sqrtBc2 = sqrtBc2;
+        }
+
+        @Override
+        public void run(int s, int e) {
+            if (Simd.SCALAR) updateScalar(p, g, off + s, e - s, decay, stepSize, sqrtBc2);
+            else updateVector(p, g, off + s, e - s, decay, stepSize, sqrtBc2);
         }
     }
 

@@ -22,6 +22,17 @@ class KernelBenchTest {
     }
 
     @Test
+    void memoryProbeAndGemvReportPlausibleFigures() {
+        double gbs = MemoryBandwidth.measure(1 << 22, 3);
+        assertTrue(gbs > 0 && Double.isFinite(gbs), "read bandwidth " + gbs); // cold code: any positive figure
+        assertThrows(IllegalArgumentException.class, () -> MemoryBandwidth.measure(10, 1));
+        Map<String, Object> g = KernelBench.gemv(256, 300, 1);
+        assertEquals(256, g.get("n"));
+        assertEquals(300, g.get("k"));
+        assertTrue((Double) g.get("gbs") > 0 && (Double) g.get("fraction_of_memory") > 0, g.toString());
+    }
+
+    @Test
     void tableHasOneLinePerResult() {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("shape", "M=768 N=384 K=128");

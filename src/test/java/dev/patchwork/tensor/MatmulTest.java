@@ -182,7 +182,9 @@ class MatmulTest {
     @Test
     void fastMatchesDoublePrecisionProductOnBlockedShapes() {
         SplittableRandom rnd = new SplittableRandom(7);
-        int[][] shapes = {{100, 70, 800}, {97, 300, 390}, {300, 128, 260}, {40, 1000, 64}, {5, 70, 1100}, {3, 1000, 300}};
+        // M = 1: the four-rows-per-pass GEMV, on both threads (N·K >= 2^18), with a ragged N and K
+        int[][] shapes = {{100, 70, 800}, {97, 300, 390}, {300, 128, 260}, {40, 1000, 64}, {5, 70, 1100}, {3, 1000, 300},
+                {1, 1031, 333}, {1, 2050, 257}};
         try (Arena arena = Arena.ofShared()) {
             for (int[] s : shapes) {
                 Problem p = new Problem(rnd, s[0], s[1], s[2]);
