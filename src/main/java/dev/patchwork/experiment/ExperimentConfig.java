@@ -41,9 +41,16 @@ public record ExperimentConfig(double trainFlops, long seed, double heldOutFract
     private static final Set<String> COMMON_ENTRY_FIELDS = Set.of("name", "kind", "config", "train");
 
     public static ExperimentConfig load(Path file) {
+        return load(file, null);
+    }
+
+    /** Reads a config file, with its {@code train_flops} replaced by {@code trainFlops} when that is not null. */
+    public static ExperimentConfig load(Path file, Double trainFlops) {
         if (!Files.isRegularFile(file)) throw new PatchworkException("experiment config not found: " + file);
         Path base = file.toAbsolutePath().getParent();
-        return fromJson(Json.readTree(file), file.toString(), base);
+        JsonNode root = Json.readTree(file);
+        if (trainFlops != null && root instanceof ObjectNode o) o.put("train_flops", trainFlops);
+        return fromJson(root, file.toString(), base);
     }
 
     /** Reads and checks a config; {@code baseDir} resolves relative model config paths. */

@@ -26,6 +26,10 @@ class ExperimentCliTest {
                 + " \"config\": {\"dim\": 16, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}]}");
         CliTest.assertOneLineError(CliTest.run("experiment", "--config", tiny.toString(), "--data", data.toString(), "--out", out.toString()),
                 "smaller than one training step");
+        Path enough = CliTest.write(tmp, "e.json", "{\"train_flops\": 1e12, \"models\": [{\"name\": \"m\", \"kind\": \"byte_lm\","
+                + " \"config\": {\"dim\": 16, \"n_layers\": 1, \"n_heads\": 2, \"multiple_of\": 16, \"max_seqlen\": 16}}]}");
+        CliTest.assertOneLineError(CliTest.run("experiment", "--config", enough.toString(), "--train-flops", "10", "--data", data.toString(),
+                "--out", out.toString()), "the budget train_flops = 10.0 is smaller than one training step");
         CliTest.assertOneLineError(CliTest.run("experiment", "--config", tmp.resolve("none.json").toString(), "--data", data.toString(),
                 "--out", out.toString()), "experiment config not found");
         assertFalse(Files.exists(out), "nothing is written for a refused config");
