@@ -1,11 +1,11 @@
 package dev.patchwork.cli;
 
-import dev.patchwork.io.WeightStorage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.patchwork.data.ByteTokens;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.io.Checkpoint;
+import dev.patchwork.io.WeightStorage;
 import dev.patchwork.patch.EntropiesFile;
 import dev.patchwork.patch.EntropyModel;
 import dev.patchwork.patch.EntropyPlot;
@@ -14,6 +14,7 @@ import dev.patchwork.patch.PatcherConfig.Mode;
 import dev.patchwork.patch.Patcher;
 import dev.patchwork.patch.Patches;
 import dev.patchwork.patch.ThresholdCalibration;
+import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.util.Json;
 import dev.patchwork.util.PatchworkException;
 import picocli.CommandLine.Command;
@@ -60,6 +61,8 @@ final class PatchCommand implements Callable<Integer> {
     Path entropiesFile;
     @Option(names = "--mode", defaultValue = "entropy", description = "entropy (threshold), topk (no threshold), space, static, byte or bpe. Default: ${DEFAULT-VALUE}.")
     String mode;
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "bpe mode: the BPE tokenizer (patchwork tokenizer train) whose tokens become patches.")
+    Path tokenizer;
     @Option(names = "--threshold", paramLabel = "θ", description = "Entropy threshold in nats (default: the model's train_args.json, if it has one).")
     Double threshold;
     @Option(names = "--threshold-add", paramLabel = "θ", description = "Also require H[t] − H[t−1] > this (global+relative rule).")
@@ -90,7 +93,11 @@ final class PatchCommand implements Callable<Integer> {
         if (entropyModel != null && entropiesFile != null) throw new PatchworkException("give --entropy-model or --entropies, not both");
         if (!Set.of("auto", "always", "never").contains(color)) throw new PatchworkException("--color must be auto, always or never, got '" + color + "'");
         byte[] bytes = readInput();
-        int[] ids = bytes == null ? null : ByteTokens.encode(bytes, true, addEos);
+        boolean bpe = "bpe".equals(mode);
+        if (tokenizer != null && !bpe) throw new PatchworkException("--tokenizer applies to --mode bpe");
+        if (bpe && bytes != null && tokenizer == null)
+            throw new PatchworkException("bpe patching cuts at BPE tokens: give --tokenizer FILE (make one with patchwork tokenizer train)");
+        int[] ids = bytes == null ? null : bpe ? delimitedIds(bytes) : ByteTokens.encode(bytes, true, addEos);
 
         ModelDir model = entropyModel == null ? null : ModelDir.of(entropyModel);
         PatcherConfig config = config(model);
@@ -151,6 +158,15 @@ final class PatchCommand implements Callable<Integer> {
             if (plot != null) out.println("plot: " + plot);
         }
         return 0;
+    }
+
+    /** The reference's BPE-delimiter stream: BOS, then id 3 before each token's bytes (and EOS with --add-eos). */
+    private int[] delimitedIds(byte[] bytes) {
+        int[] ids = BpeTokenizer.load(tokenizer).delimitedIds(bytes, true);
+        if (!addEos) return ids;
+        int[] withEos = Arrays.copyOf(ids, ids.length + 1);
+        withEos[ids.length] = ByteTokens.EOS;
+        return withEos;
     }
 
     private byte[] readInput() {

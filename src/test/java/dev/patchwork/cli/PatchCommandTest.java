@@ -2,6 +2,8 @@ package dev.patchwork.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.util.Json;
+import dev.patchwork.tokenizer.BpeTokenizer;
+import dev.patchwork.tokenizer.BpeTrainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -183,6 +185,29 @@ class PatchCommandTest {
         assertEquals((texts.get(0).length() + 1) / 3 - 2 + 2, topk.get("num_patches").asInt(), "k = ⌊N/3⌋ − 2 chosen entropies plus the 2 forced starts");
         JsonNode rel = json(run("patch", "--monotonicity", "--threshold", "0.5", "--entropy-model", model.toString(), "--text", texts.get(0), "--json"));
         assertTrue(rel.get("rule").asText().contains("relative"));
+    }
+
+    /** BPE-delimiter patching from a tokenizer file: one patch per token (its bytes and the next delimiter). */
+    @Test
+    void bpeModeCutsAtTheTokenizersTokens(@TempDir Path tmp) throws Exception {
+        String text = "the cat the cat the hat";
+        BpeTokenizer tok = BpeTrainer.train(text.repeat(20).getBytes(StandardCharsets.UTF_8), 300);
+        Path file = tmp.resolve("tok.json");
+        tok.save(file);
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        int[] tokens = tok.encode(bytes);
+        assertTrue(tokens.length < bytes.length, "the tokenizer merged something");
+        JsonNode r = json(run("patch", "--mode", "bpe", "--tokenizer", file.toString(), "--text", text, "--json"));
+        int[] lengths = ints(r.get("patch_lengths"));
+        // a patch starts after each delimiter, so the delimiter ends its patch: BOS, the first delimiter, then each
+        // token's bytes with the next token's delimiter, the last token alone
+        int[] expected = new int[tokens.length + 2];
+        expected[0] = 1;
+        expected[1] = 1;
+        for (int i = 0; i < tokens.length; i++) expected[i + 2] = tok.tokenLength(tokens[i]) + (i < tokens.length - 1 ? 1 : 0);
+        assertArrayEquals(expected, lengths);
+        assertOneLineError(run("patch", "--mode", "bpe", "--text", text), "give --tokenizer FILE");
+        assertOneLineError(run("patch", "--mode", "space", "--tokenizer", file.toString(), "--text", text), "--tokenizer applies to --mode bpe");
     }
 
     @Test
