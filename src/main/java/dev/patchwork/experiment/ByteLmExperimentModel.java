@@ -27,7 +27,7 @@ final class ByteLmExperimentModel implements ExperimentModel {
         Experiment.requireOnly(spec, Set.of());
         this.config = ByteLmConfig.fromJson(spec.model(), spec.what() + " (config)");
         this.settings = settings;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         if (seqLen > config.maxSeqlen())
             throw new PatchworkException(spec.what() + ": train.seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
         ByteLmTrainer.checkFits(config, settings.batchSize(), seqLen);

@@ -29,7 +29,7 @@ final class MegabyteExperimentModel implements ExperimentModel {
         Experiment.requireOnly(spec, Set.of());
         this.config = MegabyteConfig.fromJson(spec.model(), spec.what() + " (config)");
         this.settings = settings;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         MegabyteTrainer.checkShape(config, settings);
     }
 

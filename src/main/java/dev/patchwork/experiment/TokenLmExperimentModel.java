@@ -55,7 +55,7 @@ final class TokenLmExperimentModel implements ExperimentModel {
         this.bytesPerToken = spec.entry().path("bytes_per_token").asDouble(DEFAULT_BYTES_PER_TOKEN);
         if (!(bytesPerToken >= 1)) throw new PatchworkException(spec.what() + ": bytes_per_token must be >= 1, got " + bytesPerToken);
         this.config = modelConfig(vocab + 4);
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         if (seqLen > config.maxSeqlen())
             throw new PatchworkException(spec.what() + ": train.seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
         ByteLmTrainer.checkFits(config, settings.batchSize(), seqLen);
