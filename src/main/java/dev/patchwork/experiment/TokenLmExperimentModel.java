@@ -114,8 +114,7 @@ final class TokenLmExperimentModel implements ExperimentModel {
     @Override
     public Trainer.Result train(Training t) throws IOException {
         if (tokenizer == null) throw new IllegalStateException("prepare() must run before train()");
-        boolean resumable = Files.isRegularFile(Trainer.checkpointDir(t.runDir()).resolve(Checkpoint.TRAINER_FILE));
-        TokenLmTrainer trainer = resumable ? TokenLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
+        TokenLmTrainer trainer = t.resumable() ? TokenLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
                 : TokenLmTrainer.start(config, tokenizer, t.settings(), t.corpus(), t.dataSource(), t.runDir(), t.log(), t.stop());
         return trainer.run();
     }
