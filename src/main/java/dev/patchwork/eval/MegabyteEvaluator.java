@@ -36,11 +36,8 @@ public final class MegabyteEvaluator {
     public Result evaluate(CorpusSource source) {
         long start = System.nanoTime();
         WindowBatches.Read read = WindowBatches.forEachDocument(source, this::scoreDocument);
-        batches.flush();
-        long targets = batches.targets();
-        if (targets == 0) throw new PatchworkException(source.description() + " holds no documents to evaluate");
-        double loss = batches.nats() / targets;
-        return new Result(loss / Math.log(2), loss, read.bytes(), targets, read.documents(), (System.nanoTime() - start) / 1e9);
+        double loss = batches.totalNats(source.description()) / batches.targets();
+        return new Result(loss / Math.log(2), loss, read.bytes(), batches.targets(), read.documents(), (System.nanoTime() - start) / 1e9);
     }
 
     /** Streams one document through windows; returns its byte count. */

@@ -59,10 +59,8 @@ public final class TokenLmEvaluator {
     }
 
     private Result finish(long bytes, long documents, long start, String what) {
-        batches.flush();
-        if (batches.targets() == 0) throw new PatchworkException(what + " holds no documents to evaluate");
         long covered = bytes + documents; // one EOS per document
-        double perByte = batches.nats() / covered;
+        double perByte = batches.totalNats(what) / covered;
         Result r = new Result(perByte / Math.log(2), perByte, bytes, batches.targets(), documents, (System.nanoTime() - start) / 1e9);
         batches.reset();
         return r;

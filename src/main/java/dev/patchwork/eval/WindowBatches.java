@@ -69,17 +69,23 @@ final class WindowBatches {
         if (++rows == batch) flush();
     }
 
+    /**
+     * Runs the rows still waiting and returns the summed loss in nats of every row added so far.
+     *
+     * @param what the scored corpus, for the error when nothing was scored
+     */
+    double totalNats(String what) {
+        flush();
+        if (targets == 0) throw new PatchworkException(what + " holds no documents to evaluate");
+        return nats;
+    }
+
     /** Runs the rows added since the last full batch. */
-    void flush() {
+    private void flush() {
         if (rows == 0) return;
         model.forward(x, rows, seqLen);
         nats += model.loss(y, null, false);
         rows = 0;
-    }
-
-    /** Summed loss in nats of the rows run so far. */
-    double nats() {
-        return nats;
     }
 
     /** Number of scored targets added so far. */
