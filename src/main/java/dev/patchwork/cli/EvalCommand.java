@@ -80,27 +80,18 @@ final class EvalCommand implements Callable<Integer> {
         if (Files.isRegularFile(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME))) return evaluateTokenLm(source);
         if (kind == ModelDirectory.Kind.MEGABYTE) return evaluateMegabyte(source);
         ByteLm m = ByteLmCheckpoint.load(model, WeightStorage.parse(dtype));
-        int T = seqLen != null ? seqLen : m.config().maxSeqlen();
-        if (!json) System.err.println("patchwork eval: " + Simd.describe());
+        int T = windowLength(m.config().maxSeqlen());
+        announce("");
         ByteLmEvaluator.Result r = new ByteLmEvaluator(m, batchSize, T).evaluate(source);
         double flops = FlopAccounting.byteLmPerByte(m.config(), T);
         if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("model", "byte_lm");
-            if (noise != null) o.put("noise", Noise.parse(noise).name());
-            o.put("bits_per_byte", r.bitsPerByte());
-            o.put("loss_nats", r.lossNats());
-            o.put("bytes", r.bytes());
-            o.put("predicted_tokens", r.targets());
+            Map<String, Object> o = jsonHead("byte_lm", r.bitsPerByte(), r.lossNats(), r.bytes(), r.targets());
             o.put("documents", r.documents());
             o.put("seq_len", T);
-            o.put("flops_per_byte_inference", flops);
-            o.put("flops_per_byte_train", FlopAccounting.train(flops));
-            o.put("seconds", r.seconds());
-            printJson(o);
+            printJson(o, flops, FlopAccounting.train(flops), r.seconds());
         } else {
-            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs%n",
-                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds());
+            System.out.printf("%s (%,d predictions incl. EOS), %.1fs%n",
+                    textHead(r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents()), r.targets(), r.seconds());
         }
         return 0;
     }
@@ -109,29 +100,20 @@ final class EvalCommand implements Callable<Integer> {
     private int evaluateTokenLm(CorpusSource source) throws Exception {
         ByteLm m = ByteLmCheckpoint.load(model);
         BpeTokenizer tok = BpeTokenizer.load(ModelDirectory.resolve(model).resolve(BpeTokenizer.FILE_NAME));
-        int T = seqLen != null ? seqLen : m.config().maxSeqlen();
-        if (!json) System.err.println("patchwork eval: " + Simd.describe() + "; BPE vocabulary " + tok.vocabSize());
+        int T = windowLength(m.config().maxSeqlen());
+        announce("; BPE vocabulary " + tok.vocabSize());
         TokenLmEvaluator.Result r = new TokenLmEvaluator(m, tok, batchSize, T).evaluate(source);
         double flops = FlopAccounting.bpePerByte(m.config().dim(), m.config().nLayers(), m.config().vocabSize(),
                 T * r.bytesPerToken(), r.bytesPerToken());
         if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("model", "bpe_lm");
-            if (noise != null) o.put("noise", Noise.parse(noise).name());
-            o.put("bits_per_byte", r.bitsPerByte());
-            o.put("loss_nats", r.lossNats());
-            o.put("bytes", r.bytes());
-            o.put("predicted_tokens", r.tokens());
+            Map<String, Object> o = jsonHead("bpe_lm", r.bitsPerByte(), r.lossNats(), r.bytes(), r.tokens());
             o.put("bytes_per_token", r.bytesPerToken());
             o.put("documents", r.documents());
             o.put("seq_len", T);
-            o.put("flops_per_byte_inference", flops);
-            o.put("flops_per_byte_train", FlopAccounting.train(flops));
-            o.put("seconds", r.seconds());
-            printJson(o);
+            printJson(o, flops, FlopAccounting.train(flops), r.seconds());
         } else {
-            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d tokens incl. EOS, %.3f bytes/token), %.1fs%n",
-                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.tokens(), r.bytesPerToken(), r.seconds());
+            System.out.printf("%s (%,d tokens incl. EOS, %.3f bytes/token), %.1fs%n",
+                    textHead(r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents()), r.tokens(), r.bytesPerToken(), r.seconds());
         }
         return 0;
     }
@@ -141,29 +123,20 @@ final class EvalCommand implements Callable<Integer> {
         Blt m = BltCheckpoint.load(model, WeightStorage.parse(dtype));
         PatcherConfig patcher = PatcherConfig.fromJson(BltCheckpoint.patcherArgs(model), model + " (patcher args)");
         EntropyModel entropy = BltCheckpoint.entropyModel(model).map(d -> EntropyModel.load(d, WeightStorage.parse(dtype))).orElse(null);
-        int P = seqLen != null ? seqLen : m.config().maxSeqlen();
-        if (!json) System.err.println("patchwork eval: " + Simd.describe() + "; patching: " + patcher.build().describe());
+        int P = windowLength(m.config().maxSeqlen());
+        announce("; patching: " + patcher.build().describe());
         BltEvaluator.Result r = new BltEvaluator(m, entropy, patcher.build(), batchSize, P).evaluate(source);
         if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("model", "blt");
-            if (noise != null) o.put("noise", Noise.parse(noise).name());
-            o.put("bits_per_byte", r.bitsPerByte());
-            o.put("loss_nats", r.lossNats());
-            o.put("bytes", r.bytes());
-            o.put("predicted_tokens", r.targets());
+            Map<String, Object> o = jsonHead("blt", r.bitsPerByte(), r.lossNats(), r.bytes(), r.targets());
             o.put("documents", r.documents());
             o.put("windows", r.windows());
             o.put("patches", r.patches());
             o.put("mean_patch_size", r.meanPatchSize());
             o.put("context_bytes", r.meanContextBytes());
-            o.put("flops_per_byte_inference", r.flopsPerByteInference());
-            o.put("flops_per_byte_train", r.flopsPerByteTrain());
-            o.put("seconds", r.seconds());
-            printJson(o);
+            printJson(o, r.flopsPerByteInference(), r.flopsPerByteTrain(), r.seconds());
         } else {
-            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS, %,d windows), %.1fs%n",
-                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.windows(), r.seconds());
+            System.out.printf("%s (%,d predictions incl. EOS, %,d windows), %.1fs%n",
+                    textHead(r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents()), r.targets(), r.windows(), r.seconds());
             System.out.printf("patches: %,d, mean patch size %.3f; FLOPs/byte (BLT paper accounting, context %.0f bytes): inference %.4g, training %.4g%n",
                     r.patches(), r.meanPatchSize(), r.meanContextBytes(), r.flopsPerByteInference(), r.flopsPerByteTrain());
         }
@@ -173,30 +146,48 @@ final class EvalCommand implements Callable<Integer> {
     /** MEGABYTE: windows of whole patches of the document's ids; FLOPs per byte by the BLT paper's accounting. */
     private int evaluateMegabyte(CorpusSource source) throws Exception {
         Megabyte m = ModelDirectory.of(model).loadMegabyte();
-        int T = seqLen != null ? seqLen : m.config().maxSeqlen();
-        if (!json) System.err.println("patchwork eval: " + Simd.describe());
+        int T = windowLength(m.config().maxSeqlen());
+        announce("");
         MegabyteEvaluator.Result r = new MegabyteEvaluator(m, batchSize, T).evaluate(source);
         double flops = FlopAccounting.megabytePerByte(m.config(), T);
         if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("model", "megabyte");
-            if (noise != null) o.put("noise", Noise.parse(noise).name());
-            o.put("bits_per_byte", r.bitsPerByte());
-            o.put("loss_nats", r.lossNats());
-            o.put("bytes", r.bytes());
-            o.put("predicted_tokens", r.targets());
+            Map<String, Object> o = jsonHead("megabyte", r.bitsPerByte(), r.lossNats(), r.bytes(), r.targets());
             o.put("documents", r.documents());
             o.put("seq_len", T);
             o.put("patch_size", m.config().patchSize());
-            o.put("flops_per_byte_inference", flops);
-            o.put("flops_per_byte_train", FlopAccounting.train(flops));
-            o.put("seconds", r.seconds());
-            printJson(o);
+            printJson(o, flops, FlopAccounting.train(flops), r.seconds());
         } else {
-            System.out.printf("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents (%,d predictions incl. EOS), %.1fs; FLOPs/byte (context %d): inference %.4g%n",
-                    label(), r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents(), r.targets(), r.seconds(), T, flops);
+            System.out.printf("%s (%,d predictions incl. EOS), %.1fs; FLOPs/byte (context %d): inference %.4g%n",
+                    textHead(r.bitsPerByte(), r.lossNats(), r.bytes(), r.documents()), r.targets(), r.seconds(), T, flops);
         }
         return 0;
+    }
+
+    /** The window length: --seq-len, else the model's own. */
+    private int windowLength(int modelMaxSeqlen) {
+        return seqLen != null ? seqLen : modelMaxSeqlen;
+    }
+
+    /** Says on stderr (text output only) which kernels run, and what else the kind wants to tell. */
+    private void announce(String detail) {
+        if (!json) System.err.println("patchwork eval: " + Simd.describe() + detail);
+    }
+
+    /** The fields every kind's JSON starts with, in order; each kind then adds its own. */
+    private Map<String, Object> jsonHead(String kind, double bitsPerByte, double lossNats, long bytes, long predictedTokens) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("model", kind);
+        if (noise != null) o.put("noise", Noise.parse(noise).name());
+        o.put("bits_per_byte", bitsPerByte);
+        o.put("loss_nats", lossNats);
+        o.put("bytes", bytes);
+        o.put("predicted_tokens", predictedTokens);
+        return o;
+    }
+
+    /** How every kind's text line starts; each kind then adds its own counts in brackets. */
+    private String textHead(double bitsPerByte, double lossNats, long bytes, long documents) {
+        return String.format("%s: %.4f bits/byte (%.4f nats) over %,d bytes in %,d documents", label(), bitsPerByte, lossNats, bytes, documents);
     }
 
     /** The data, and the noise when there is one. */
@@ -204,7 +195,11 @@ final class EvalCommand implements Callable<Integer> {
         return noise == null ? data.toString() : data + " (noise " + Noise.parse(noise) + ", seed " + noiseSeed + ")";
     }
 
-    private static void printJson(Map<String, Object> o) throws Exception {
+    /** Adds the fields every kind's JSON ends with (FLOPs per byte, wall time) and prints it on one line. */
+    private static void printJson(Map<String, Object> o, double flopsInference, double flopsTrain, double seconds) throws Exception {
+        o.put("flops_per_byte_inference", flopsInference);
+        o.put("flops_per_byte_train", flopsTrain);
+        o.put("seconds", seconds);
         System.out.println(Json.MAPPER.writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(o));
     }
 }

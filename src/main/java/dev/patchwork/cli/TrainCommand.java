@@ -132,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         ByteLmConfig modelConfig = ByteLmConfig.fromJson(modelNode, config.toString());
         ByteLmTrainer.checkFits(modelConfig, settings.batchSize(),
-                settings.seqLen() != null ? settings.seqLen() : modelConfig.maxSeqlen()); // before preparing data
+                settings.seqLenOr(modelConfig.maxSeqlen())); // before preparing data
         return ByteLmTrainer.start(modelConfig, settings, openCorpus(Path.of(source)), source, out, System.err, stop).run();
     }
 

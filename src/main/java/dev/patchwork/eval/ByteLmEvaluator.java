@@ -6,7 +6,6 @@ import dev.patchwork.util.PatchworkException;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Arrays;
 
 /**
  * Bits per byte of a byte LM over a corpus, by the reference's convention (spec §7): every document is
@@ -20,39 +19,22 @@ public final class ByteLmEvaluator {
     /** The outcome of an evaluation. */
     public record Result(double bitsPerByte, double lossNats, long bytes, long targets, long documents, double seconds) {}
 
-    private final ByteLm model;
-    private final int batch, seqLen;
-    private final int[] x, y;
-    private int rows;
-    private double nats;
-    private long targets;
+    private final int seqLen;
+    private final WindowBatches batches;
 
     public ByteLmEvaluator(ByteLm model, int batch, int seqLen) {
         if (seqLen > model.config().maxSeqlen())
             throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + model.config().maxSeqlen());
         if (batch < 1 || seqLen < 1) throw new PatchworkException("batch and seq_len must be >= 1");
-        this.model = model;
-        this.batch = batch;
         this.seqLen = seqLen;
-        this.x = new int[batch * seqLen];
-        this.y = new int[batch * seqLen];
+        this.batches = new WindowBatches(model, batch, seqLen);
     }
 
     public Result evaluate(CorpusSource source) {
         long start = System.nanoTime();
-        long[] bytes = {0}, docs = {0};
-        try {
-            source.forEachDocument((name, content) -> {
-                bytes[0] += scoreDocument(content);
-                docs[0]++;
-            });
-        } catch (IOException e) {
-            throw new PatchworkException("cannot read " + source.description() + ": " + e.getMessage());
-        }
-        flush();
-        if (targets == 0) throw new PatchworkException(source.description() + " holds no documents to evaluate");
-        double loss = nats / targets;
-        return new Result(loss / Math.log(2), loss, bytes[0], targets, docs[0], (System.nanoTime() - start) / 1e9);
+        WindowBatches.Read read = WindowBatches.forEachDocument(source, this::scoreDocument);
+        double loss = batches.totalNats(source.description()) / batches.targets();
+        return new Result(loss / Math.log(2), loss, read.bytes(), batches.targets(), read.documents(), (System.nanoTime() - start) / 1e9);
     }
 
     /** Streams one document through windows; returns its byte count. */
@@ -79,21 +61,9 @@ public final class ByteLmEvaluator {
         return count;
     }
 
+    /** Adds a window of {@code n} ids: {@code n - 1} inputs and their next-id targets. */
     private void addWindow(int[] ids, int n) {
         if (n < 2) return;
-        int base = rows * seqLen;
-        System.arraycopy(ids, 0, x, base, n - 1);
-        System.arraycopy(ids, 1, y, base, n - 1);
-        Arrays.fill(x, base + n - 1, base + seqLen, 0);
-        Arrays.fill(y, base + n - 1, base + seqLen, -1);
-        targets += n - 1;
-        if (++rows == batch) flush();
-    }
-
-    private void flush() {
-        if (rows == 0) return;
-        model.forward(x, rows, seqLen);
-        nats += model.loss(y, null, false);
-        rows = 0;
+        batches.add(ids, 0, 1, n - 1, false);
     }
 }

@@ -7,7 +7,6 @@ import dev.patchwork.util.PatchworkException;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Arrays;
 
 /**
  * Bits per byte of a {@link Megabyte} over a corpus, counted like {@link ByteLmEvaluator}: every document is
@@ -21,12 +20,8 @@ public final class MegabyteEvaluator {
     /** The outcome of an evaluation. */
     public record Result(double bitsPerByte, double lossNats, long bytes, long targets, long documents, double seconds) {}
 
-    private final Megabyte model;
-    private final int batch, seqLen;
-    private final int[] x, y;
-    private int rows;
-    private double nats;
-    private long targets;
+    private final int seqLen;
+    private final WindowBatches batches;
 
     public MegabyteEvaluator(Megabyte model, int batch, int seqLen) {
         if (batch < 1 || seqLen < 1) throw new PatchworkException("batch and seq_len must be >= 1");
@@ -34,28 +29,15 @@ public final class MegabyteEvaluator {
             throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + model.config().maxSeqlen());
         if (seqLen % model.config().patchSize() != 0)
             throw new PatchworkException("seq_len " + seqLen + " must be a multiple of the patch size " + model.config().patchSize());
-        this.model = model;
-        this.batch = batch;
         this.seqLen = seqLen;
-        this.x = new int[batch * seqLen];
-        this.y = new int[batch * seqLen];
+        this.batches = new WindowBatches(model, batch, seqLen);
     }
 
     public Result evaluate(CorpusSource source) {
         long start = System.nanoTime();
-        long[] bytes = {0}, docs = {0};
-        try {
-            source.forEachDocument((name, content) -> {
-                bytes[0] += scoreDocument(content);
-                docs[0]++;
-            });
-        } catch (IOException e) {
-            throw new PatchworkException("cannot read " + source.description() + ": " + e.getMessage());
-        }
-        flush();
-        if (targets == 0) throw new PatchworkException(source.description() + " holds no documents to evaluate");
-        double loss = nats / targets;
-        return new Result(loss / Math.log(2), loss, bytes[0], targets, docs[0], (System.nanoTime() - start) / 1e9);
+        WindowBatches.Read read = WindowBatches.forEachDocument(source, this::scoreDocument);
+        double loss = batches.totalNats(source.description()) / batches.targets();
+        return new Result(loss / Math.log(2), loss, read.bytes(), batches.targets(), read.documents(), (System.nanoTime() - start) / 1e9);
     }
 
     /** Streams one document through windows; returns its byte count. */
@@ -72,32 +54,14 @@ public final class MegabyteEvaluator {
                 window[n++] = ByteTokens.id(buf[i]);
                 count++;
                 if (n == seqLen) {
-                    addWindow(window, n, first);
+                    batches.add(window, 0, 0, n, first); // each id its own target; BOS is given, never predicted
                     first = false;
                     n = 0;
                 }
             }
         }
         window[n++] = ByteTokens.EOS;
-        addWindow(window, n, first);
+        batches.add(window, 0, 0, n, first);
         return count;
-    }
-
-    private void addWindow(int[] ids, int n, boolean startsDocument) {
-        int base = rows * seqLen;
-        System.arraycopy(ids, 0, x, base, n);
-        System.arraycopy(ids, 0, y, base, n);
-        if (startsDocument) y[base] = -1; // BOS is given, never predicted
-        Arrays.fill(x, base + n, base + seqLen, 0);
-        Arrays.fill(y, base + n, base + seqLen, -1);
-        targets += startsDocument ? n - 1 : n;
-        if (++rows == batch) flush();
-    }
-
-    private void flush() {
-        if (rows == 0) return;
-        model.forward(x, rows, seqLen);
-        nats += model.loss(y, null, false);
-        rows = 0;
     }
 }

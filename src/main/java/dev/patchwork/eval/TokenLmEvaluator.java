@@ -7,8 +7,6 @@ import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.tokenizer.TokenizedSplit;
 import dev.patchwork.util.PatchworkException;
 
-import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * Bits per byte of a token-level (BPE) LM, comparable with {@link ByteLmEvaluator}'s: every document is
@@ -30,13 +28,9 @@ public final class TokenLmEvaluator {
         }
     }
 
-    private final ByteLm model;
     private final BpeTokenizer tokenizer;
-    private final int batch, seqLen;
-    private final int[] x, y;
-    private int rows;
-    private double nats;
-    private long targets;
+    private final int seqLen;
+    private final WindowBatches batches;
 
     public TokenLmEvaluator(ByteLm model, BpeTokenizer tokenizer, int batch, int seqLen) {
         if (model.config().vocabSize() != TokenizedSplit.lmVocab(tokenizer))
@@ -45,27 +39,16 @@ public final class TokenLmEvaluator {
         if (seqLen > model.config().maxSeqlen())
             throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + model.config().maxSeqlen());
         if (batch < 1 || seqLen < 1) throw new PatchworkException("batch and seq_len must be >= 1");
-        this.model = model;
         this.tokenizer = tokenizer;
-        this.batch = batch;
         this.seqLen = seqLen;
-        this.x = new int[batch * seqLen];
-        this.y = new int[batch * seqLen];
+        this.batches = new WindowBatches(model, batch, seqLen);
     }
 
     /** Scores every document of {@code source} (each is read whole to be tokenized). */
     public Result evaluate(CorpusSource source) {
         long start = System.nanoTime();
-        long[] bytes = {0, 0};
-        try {
-            source.forEachDocument((name, content) -> {
-                bytes[0] += scoreDocument(content.readAllBytes());
-                bytes[1]++;
-            });
-        } catch (IOException e) {
-            throw new PatchworkException("cannot read " + source.description() + ": " + e.getMessage());
-        }
-        return finish(bytes[0], bytes[1], start, source.description());
+        WindowBatches.Read read = WindowBatches.forEachDocument(source, content -> scoreDocument(content.readAllBytes()));
+        return finish(read.bytes(), read.documents(), start, source.description());
     }
 
     /** Scores the given documents. */
@@ -76,13 +59,10 @@ public final class TokenLmEvaluator {
     }
 
     private Result finish(long bytes, long documents, long start, String what) {
-        flush();
-        if (targets == 0) throw new PatchworkException(what + " holds no documents to evaluate");
         long covered = bytes + documents; // one EOS per document
-        double perByte = nats / covered;
-        Result r = new Result(perByte / Math.log(2), perByte, bytes, targets, documents, (System.nanoTime() - start) / 1e9);
-        nats = 0;
-        targets = 0;
+        double perByte = batches.totalNats(what) / covered;
+        Result r = new Result(perByte / Math.log(2), perByte, bytes, batches.targets(), documents, (System.nanoTime() - start) / 1e9);
+        batches.reset();
         return r;
     }
 
@@ -94,24 +74,8 @@ public final class TokenLmEvaluator {
         for (int i = 0; i < tokens.length; i++) ids[i + 1] = TokenizedSplit.lmId(tokens[i]);
         ids[ids.length - 1] = ByteTokens.EOS;
         // window k: inputs ids[k·T, k·T + T), targets one further; the last target of a window is the next one's first input
-        for (int from = 0; from < ids.length - 1; from += seqLen) addWindow(ids, from, Math.min(seqLen, ids.length - 1 - from));
+        for (int from = 0; from < ids.length - 1; from += seqLen)
+            batches.add(ids, from, from + 1, Math.min(seqLen, ids.length - 1 - from), false);
         return content.length;
-    }
-
-    private void addWindow(int[] ids, int from, int n) {
-        int base = rows * seqLen;
-        System.arraycopy(ids, from, x, base, n);
-        System.arraycopy(ids, from + 1, y, base, n);
-        Arrays.fill(x, base + n, base + seqLen, 0);
-        Arrays.fill(y, base + n, base + seqLen, -1);
-        targets += n;
-        if (++rows == batch) flush();
-    }
-
-    private void flush() {
-        if (rows == 0) return;
-        model.forward(x, rows, seqLen);
-        nats += model.loss(y, null, false);
-        rows = 0;
     }
 }

@@ -13,7 +13,6 @@ import dev.patchwork.train.Trainer;
 import dev.patchwork.util.PatchworkException;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -27,7 +26,7 @@ final class ByteLmExperimentModel implements ExperimentModel {
         Experiment.requireOnly(spec, Set.of());
         this.config = ByteLmConfig.fromJson(spec.model(), spec.what() + " (config)");
         this.settings = settings;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         if (seqLen > config.maxSeqlen())
             throw new PatchworkException(spec.what() + ": train.seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
         ByteLmTrainer.checkFits(config, settings.batchSize(), seqLen);
@@ -59,8 +58,7 @@ final class ByteLmExperimentModel implements ExperimentModel {
 
     @Override
     public Trainer.Result train(Training t) throws IOException {
-        boolean resumable = Files.isRegularFile(Trainer.checkpointDir(t.runDir()).resolve(Checkpoint.TRAINER_FILE));
-        ByteLmTrainer trainer = resumable ? ByteLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
+        ByteLmTrainer trainer = t.resumable() ? ByteLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
                 : ByteLmTrainer.start(config, t.settings(), t.corpus(), t.dataSource(), t.runDir(), t.log(), t.stop());
         return trainer.run();
     }

@@ -2,12 +2,14 @@ package dev.patchwork.experiment;
 
 import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusSource;
+import dev.patchwork.io.Checkpoint;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.train.Trainer;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -17,7 +19,12 @@ import java.nio.file.Path;
  */
 public interface ExperimentModel {
     /** Where and how to train: the shared corpus, the run directory and the settings with their step count. */
-    record Training(ByteCorpus corpus, String dataSource, Path runDir, TrainSettings settings, PrintStream log, StopSignal stop) {}
+    record Training(ByteCorpus corpus, String dataSource, Path runDir, TrainSettings settings, PrintStream log, StopSignal stop) {
+        /** Whether the run directory holds a checkpointed run to resume (else a new one is started there). */
+        public boolean resumable() {
+            return Files.isRegularFile(Trainer.checkpointDir(runDir).resolve(Checkpoint.TRAINER_FILE));
+        }
+    }
 
     /**
      * A held-out evaluation.

@@ -3,7 +3,6 @@ package dev.patchwork.experiment;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.eval.FlopAccounting;
 import dev.patchwork.eval.MegabyteEvaluator;
-import dev.patchwork.io.Checkpoint;
 import dev.patchwork.model.Megabyte;
 import dev.patchwork.model.MegabyteConfig;
 import dev.patchwork.model.ModelDirectory;
@@ -12,7 +11,6 @@ import dev.patchwork.train.TrainSettings;
 import dev.patchwork.train.Trainer;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -29,7 +27,7 @@ final class MegabyteExperimentModel implements ExperimentModel {
         Experiment.requireOnly(spec, Set.of());
         this.config = MegabyteConfig.fromJson(spec.model(), spec.what() + " (config)");
         this.settings = settings;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         MegabyteTrainer.checkShape(config, settings);
     }
 
@@ -65,8 +63,7 @@ final class MegabyteExperimentModel implements ExperimentModel {
 
     @Override
     public Trainer.Result train(Training t) throws IOException {
-        boolean resumable = Files.isRegularFile(Trainer.checkpointDir(t.runDir()).resolve(Checkpoint.TRAINER_FILE));
-        MegabyteTrainer trainer = resumable ? MegabyteTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
+        MegabyteTrainer trainer = t.resumable() ? MegabyteTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
                 : MegabyteTrainer.start(config, t.settings(), t.corpus(), t.dataSource(), t.runDir(), t.log(), t.stop());
         return trainer.run();
     }

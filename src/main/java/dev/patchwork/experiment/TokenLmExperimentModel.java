@@ -55,7 +55,7 @@ final class TokenLmExperimentModel implements ExperimentModel {
         this.bytesPerToken = spec.entry().path("bytes_per_token").asDouble(DEFAULT_BYTES_PER_TOKEN);
         if (!(bytesPerToken >= 1)) throw new PatchworkException(spec.what() + ": bytes_per_token must be >= 1, got " + bytesPerToken);
         this.config = modelConfig(vocab + 4);
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        this.seqLen = settings.seqLenOr(config.maxSeqlen());
         if (seqLen > config.maxSeqlen())
             throw new PatchworkException(spec.what() + ": train.seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
         ByteLmTrainer.checkFits(config, settings.batchSize(), seqLen);
@@ -114,8 +114,7 @@ final class TokenLmExperimentModel implements ExperimentModel {
     @Override
     public Trainer.Result train(Training t) throws IOException {
         if (tokenizer == null) throw new IllegalStateException("prepare() must run before train()");
-        boolean resumable = Files.isRegularFile(Trainer.checkpointDir(t.runDir()).resolve(Checkpoint.TRAINER_FILE));
-        TokenLmTrainer trainer = resumable ? TokenLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
+        TokenLmTrainer trainer = t.resumable() ? TokenLmTrainer.resume(saved -> t.corpus(), t.runDir(), t.log(), t.stop())
                 : TokenLmTrainer.start(config, tokenizer, t.settings(), t.corpus(), t.dataSource(), t.runDir(), t.log(), t.stop());
         return trainer.run();
     }

@@ -22,7 +22,7 @@ import java.util.Random;
  * <p>Training runs on a batch of {@code B} rows of {@code T} ids; positions restart at 0 in every row, attention is
  * causal within a row, limited by {@code sliding_window} and (with {@code local_block_causal}) split at EOS.
  */
-public final class ByteLm {
+public final class ByteLm implements WindowModel {
     private final ByteLmConfig config;
     private final ParameterLayout layout;
     private final ParameterBuffer params;

@@ -34,7 +34,7 @@ import java.util.Random;
  * So the logits at position t depend on {@code x_0 … x_{t−1}} only: the model predicts every id of its input, and the
  * caller's targets are the input ids themselves (negative targets are ignored). All parameters live in one buffer.
  */
-public final class Megabyte {
+public final class Megabyte implements WindowModel {
     private final MegabyteConfig config;
     private final ParameterLayout layout;
     private final ParameterBuffer params;

@@ -131,7 +131,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Double targ
                     + settings.evalFraction() + "): the entropy model must not train on the BLT's held-out data");
         lmTrainNode.put("eval_fraction", settings.evalFraction());
         TrainSettings lmSettings = Json.bind(lmTrainNode, TrainSettings.class, what + " (entropy_model.train)");
-        int lmSeqLen = lmSettings.seqLen() != null ? lmSettings.seqLen() : lm.maxSeqlen();
+        int lmSeqLen = lmSettings.seqLenOr(lm.maxSeqlen());
         if (lmSeqLen > lm.maxSeqlen())
             throw new PatchworkException(what + ": entropy_model.train.seq_len " + lmSeqLen + " exceeds the entropy model's max_seqlen " + lm.maxSeqlen());
         return new BltTrainConfig(model, patcher, target, null, lm, lmSettings, settings);
@@ -139,7 +139,7 @@ public record BltTrainConfig(BltConfig model, PatcherConfig patcher, Double targ
 
     /** Patches per training sequence: {@code seq_len}, or the model's {@code max_seqlen}. */
     public static int seqLen(TrainSettings settings, BltConfig model) {
-        return settings.seqLen() != null ? settings.seqLen() : model.maxSeqlen();
+        return settings.seqLenOr(model.maxSeqlen());
     }
 
     public int seqLen() {

@@ -1,18 +1,13 @@
 package dev.patchwork.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.patchwork.data.Batcher;
 import dev.patchwork.data.ByteCorpus;
-import dev.patchwork.data.CorpusSplit;
 import dev.patchwork.data.EvalWindows;
 import dev.patchwork.io.Checkpoint;
 import dev.patchwork.model.ByteLm;
 import dev.patchwork.model.ByteLmCheckpoint;
 import dev.patchwork.model.ByteLmConfig;
-import dev.patchwork.tensor.ParameterBuffer;
-import dev.patchwork.tensor.ParameterLayout;
-import dev.patchwork.util.PatchworkException;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -24,44 +19,22 @@ import java.nio.file.Path;
  * {@link EvalWindows}. Its checkpoint is {@code config.json} + {@code model.safetensors} (the reference hub layout), so
  * commands that take {@code --model RUN} find it.
  */
-public final class ByteLmTrainer implements TrainingTask {
+public final class ByteLmTrainer extends CorpusWindowTask<ByteLm> {
     private final ByteLmConfig config;
-    private final TrainSettings settings;
-    private final ByteCorpus corpus;
-    private final String dataSource;
-    private final CorpusSplit split;
-    private final Batcher batcher;
-    private final int seqLen;
-    private final ByteLm model;
-    private final int[] x, y;
-    private final Trainer trainer;
 
     private ByteLmTrainer(TrainSettings settings, Path out, ByteCorpus corpus, String dataSource, PrintStream log,
                           StopSignal stop, ByteLm model, JsonNode resumeState) {
+        super(model, model.config().maxSeqlen(), false, settings, corpus, dataSource, out, log, stop, resumeState);
         this.config = model.config();
-        this.dataSource = dataSource;
-        this.settings = settings;
-        this.corpus = corpus;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
-        this.split = corpus.split(settings.evalFraction());
-        this.batcher = new Batcher(corpus, split, settings.seed());
-        this.model = model;
-        this.x = new int[settings.batchSize() * seqLen];
-        this.y = new int[settings.batchSize() * seqLen];
-        AdamW optimizer = resumeState == null ? Trainer.optimizer(this, settings)
-                : Trainer.restoreOptimizer(this, settings, resumeState, out);
-        long startStep = resumeState == null ? 0 : resumeState.path("step").asLong();
-        this.trainer = new Trainer(this, settings, out, log, stop, optimizer, startStep);
     }
 
     /** Starts a new run in {@code out}, which must not hold one already. */
     public static ByteLmTrainer start(ByteLmConfig config, TrainSettings settings, ByteCorpus corpus, String dataSource,
                                       Path out, PrintStream log, StopSignal stop) throws IOException {
         Trainer.requireNoRun(out);
-        int seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
+        int seqLen = settings.seqLenOr(config.maxSeqlen());
         checkFits(config, settings.batchSize(), seqLen);
-        if (seqLen > config.maxSeqlen())
-            throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
+        requireWithinContext(seqLen, config.maxSeqlen());
         java.nio.file.Files.createDirectories(out);
         return new ByteLmTrainer(settings, out, corpus, dataSource, log, stop, ByteLm.initialise(config), null);
     }
@@ -98,22 +71,6 @@ public final class ByteLmTrainer implements TrainingTask {
         MemoryCheck.require(16 * params, activations, "batch_size, seq_len, dim or n_layers");
     }
 
-    public ByteLm model() {
-        return model;
-    }
-
-    public int seqLen() {
-        return seqLen;
-    }
-
-    /** Runs from the current step to {@code settings.steps()}. */
-    public Trainer.Result run() throws IOException {
-        if (split.trainTokens() < seqLen + 1)
-            throw new PatchworkException("corpus " + corpus.description() + " has only " + split.trainTokens()
-                    + " training tokens, fewer than one window of seq_len+1 = " + (seqLen + 1) + ": use more data or a smaller seq_len");
-        return trainer.run();
-    }
-
     // ---- TrainingTask ----------------------------------------------------------------------------------------------
 
     @Override
@@ -135,57 +92,7 @@ public final class ByteLmTrainer implements TrainingTask {
     }
 
     @Override
-    public ParameterLayout layout() {
-        return model.layout();
-    }
-
-    @Override
-    public ParameterBuffer parameters() {
-        return model.parameters();
-    }
-
-    @Override
-    public Loss forwardTraining(long step) {
-        int B = settings.batchSize();
-        batcher.batch(step, B, seqLen, x, y);
-        model.forward(x, B, seqLen);
-        return new Loss(model.loss(y, null, true), (long) B * seqLen);
-    }
-
-    @Override
-    public void backward(ParameterBuffer grads) {
-        model.backward(grads);
-    }
-
-    /** Summed loss over the held-out windows ({@code eval_batches · batch_size} windows at most). */
-    @Override
-    public Loss evaluate() {
-        int B = settings.batchSize(), T = seqLen;
-        EvalWindows windows = new EvalWindows(corpus, split, T, (long) settings.evalBatches() * B);
-        int[] ex = new int[B * T], ey = new int[B * T];
-        double sum = 0;
-        long count = 0;
-        int n;
-        while ((n = windows.nextBatch(B, ex, ey)) > 0) {
-            for (int i = n * T; i < B * T; i++) {
-                ex[i] = 0;
-                ey[i] = -1; // unused rows of the last batch: ignored targets
-            }
-            model.forward(ex, B, T);
-            sum += model.loss(ey, null, false);
-            count += (long) n * T;
-        }
-        if (count == 0) throw new PatchworkException("the held-out split of " + corpus.description() + " is shorter than one window of " + (T + 1) + " tokens");
-        return new Loss(sum, count);
-    }
-
-    @Override
     public Checkpoint.Builder checkpoint() {
         return Checkpoint.builder(config.toJson(), model.parameters());
-    }
-
-    @Override
-    public void saveState(ObjectNode state) {
-        state.put("data", dataSource);
     }
 }

@@ -1,17 +1,13 @@
 package dev.patchwork.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.patchwork.data.Batcher;
 import dev.patchwork.data.ByteCorpus;
-import dev.patchwork.data.CorpusSplit;
 import dev.patchwork.data.EvalWindows;
 import dev.patchwork.io.Checkpoint;
 import dev.patchwork.model.Megabyte;
 import dev.patchwork.model.MegabyteConfig;
 import dev.patchwork.model.ModelDirectory;
-import dev.patchwork.tensor.ParameterBuffer;
-import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.util.PatchworkException;
 
 import java.io.IOException;
@@ -26,38 +22,13 @@ import java.nio.file.Path;
  * MEGABYTE predicts every id of its input from the ids before it, so a window is both input and target: the
  * batcher's inputs are used and its next-token targets are not.
  */
-public final class MegabyteTrainer implements TrainingTask {
+public final class MegabyteTrainer extends CorpusWindowTask<Megabyte> {
     private final MegabyteConfig config;
-    private final TrainSettings settings;
-    private final ByteCorpus corpus;
-    private final String dataSource;
-    private final CorpusSplit split;
-    private final Batcher batcher;
-    private final int seqLen;
-    private final Megabyte model;
-    private final int[] x, y;
-    private final Trainer trainer;
 
     private MegabyteTrainer(TrainSettings settings, Path out, ByteCorpus corpus, String dataSource, PrintStream log,
                             StopSignal stop, Megabyte model, JsonNode resumeState) {
+        super(model, model.config().maxSeqlen(), true, settings, corpus, dataSource, out, log, stop, resumeState);
         this.config = model.config();
-        this.settings = settings;
-        this.corpus = corpus;
-        this.dataSource = dataSource;
-        this.seqLen = seqLen(settings, config);
-        this.split = corpus.split(settings.evalFraction());
-        this.batcher = new Batcher(corpus, split, settings.seed());
-        this.model = model;
-        this.x = new int[settings.batchSize() * seqLen];
-        this.y = new int[settings.batchSize() * seqLen];
-        AdamW optimizer = resumeState == null ? Trainer.optimizer(this, settings)
-                : Trainer.restoreOptimizer(this, settings, resumeState, out);
-        long startStep = resumeState == null ? 0 : resumeState.path("step").asLong();
-        this.trainer = new Trainer(this, settings, out, log, stop, optimizer, startStep);
-    }
-
-    private static int seqLen(TrainSettings settings, MegabyteConfig config) {
-        return settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
     }
 
     /** Starts a new run in {@code out}, which must not hold one already. */
@@ -87,8 +58,8 @@ public final class MegabyteTrainer implements TrainingTask {
 
     /** Refuses a window the model cannot take, and a run that would not fit in memory. */
     public static void checkShape(MegabyteConfig c, TrainSettings settings) {
-        int T = seqLen(settings, c);
-        if (T > c.maxSeqlen()) throw new PatchworkException("seq_len " + T + " exceeds the model's max_seqlen " + c.maxSeqlen());
+        int T = settings.seqLenOr(c.maxSeqlen());
+        requireWithinContext(T, c.maxSeqlen());
         if (T % c.patchSize() != 0)
             throw new PatchworkException("seq_len " + T + " must be a multiple of patch_size " + c.patchSize());
         long params = Megabyte.layoutOf(c).totalFloats();
@@ -98,18 +69,6 @@ public final class MegabyteTrainer implements TrainingTask {
         long global = patches * (14L * c.globalWidth() + 6L * c.globalFfnHidden() + 2L * c.globalHeads()) * c.globalLayers();
         long buffers = rows * (8L * c.globalDim() + 6L * c.localDim() + 2L * c.vocabSize());
         MemoryCheck.require(16 * params, 4 * (local + global + buffers), "batch_size, seq_len or the model's widths and layers");
-    }
-
-    public Megabyte model() {
-        return model;
-    }
-
-    /** Runs from the current step to {@code settings.steps()}. */
-    public Trainer.Result run() throws IOException {
-        if (split.trainTokens() < seqLen + 1)
-            throw new PatchworkException("corpus " + corpus.description() + " has only " + split.trainTokens()
-                    + " training tokens, fewer than one window of seq_len+1 = " + (seqLen + 1) + ": use more data or a smaller seq_len");
-        return trainer.run();
     }
 
     // ---- TrainingTask ----------------------------------------------------------------------------------------------
@@ -134,58 +93,7 @@ public final class MegabyteTrainer implements TrainingTask {
     }
 
     @Override
-    public ParameterLayout layout() {
-        return model.layout();
-    }
-
-    @Override
-    public ParameterBuffer parameters() {
-        return model.parameters();
-    }
-
-    @Override
-    public Loss forwardTraining(long step) {
-        int B = settings.batchSize();
-        batcher.batch(step, B, seqLen, x, y);
-        model.forward(x, B, seqLen);
-        return new Loss(model.loss(x, null, true), (long) B * seqLen);
-    }
-
-    @Override
-    public void backward(ParameterBuffer grads) {
-        model.backward(grads);
-    }
-
-    /** Summed loss over the held-out windows ({@code eval_batches · batch_size} windows at most). */
-    @Override
-    public Loss evaluate() {
-        int B = settings.batchSize(), T = seqLen;
-        EvalWindows windows = new EvalWindows(corpus, split, T, (long) settings.evalBatches() * B);
-        int[] ex = new int[B * T], ey = new int[B * T], targets = new int[B * T];
-        double sum = 0;
-        long count = 0;
-        int n;
-        while ((n = windows.nextBatch(B, ex, ey)) > 0) {
-            System.arraycopy(ex, 0, targets, 0, n * T);
-            for (int i = n * T; i < B * T; i++) {
-                ex[i] = 0;
-                targets[i] = -1; // unused rows of the last batch: ignored
-            }
-            model.forward(ex, B, T);
-            sum += model.loss(targets, null, false);
-            count += (long) n * T;
-        }
-        if (count == 0) throw new PatchworkException("the held-out split of " + corpus.description() + " is shorter than one window of " + (T + 1) + " tokens");
-        return new Loss(sum, count);
-    }
-
-    @Override
     public Checkpoint.Builder checkpoint() {
         return Checkpoint.builder(config.toJson(), model.parameters());
-    }
-
-    @Override
-    public void saveState(ObjectNode state) {
-        state.put("data", dataSource);
     }
 }

@@ -10,8 +10,6 @@ import dev.patchwork.io.Checkpoint;
 import dev.patchwork.model.ByteLm;
 import dev.patchwork.model.ByteLmCheckpoint;
 import dev.patchwork.model.ByteLmConfig;
-import dev.patchwork.tensor.ParameterBuffer;
-import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.tokenizer.BpeTokenizer;
 import dev.patchwork.tokenizer.TokenizedSplit;
 import dev.patchwork.util.PatchworkException;
@@ -34,36 +32,19 @@ import java.util.SplittableRandom;
  *
  * <p>The checkpoint is the byte LM's ({@code config.json} + {@code model.safetensors}) plus {@code tokenizer.json}.
  */
-public final class TokenLmTrainer implements TrainingTask {
+public final class TokenLmTrainer extends WindowTask<ByteLm> {
     public static final String KIND = "bpe_lm";
 
     private final ByteLmConfig config;
     private final BpeTokenizer tokenizer;
-    private final TrainSettings settings;
-    private final ByteCorpus corpus;
-    private final String dataSource;
     private final TokenizedSplit tokens;
-    private final int seqLen;
-    private final ByteLm model;
-    private final int[] x, y;
-    private final Trainer trainer;
 
     private TokenLmTrainer(TrainSettings settings, Path out, ByteCorpus corpus, String dataSource, BpeTokenizer tokenizer,
                            PrintStream log, StopSignal stop, ByteLm model, JsonNode resumeState) {
+        super(model, model.config().maxSeqlen(), settings, corpus, dataSource, out, log, stop, resumeState);
         this.config = model.config();
         this.tokenizer = tokenizer;
-        this.settings = settings;
-        this.corpus = corpus;
-        this.dataSource = dataSource;
-        this.seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
         this.tokens = TokenizedSplit.of(corpus, corpus.split(settings.evalFraction()), tokenizer);
-        this.model = model;
-        this.x = new int[settings.batchSize() * seqLen];
-        this.y = new int[settings.batchSize() * seqLen];
-        AdamW optimizer = resumeState == null ? Trainer.optimizer(this, settings)
-                : Trainer.restoreOptimizer(this, settings, resumeState, out);
-        long startStep = resumeState == null ? 0 : resumeState.path("step").asLong();
-        this.trainer = new Trainer(this, settings, out, log, stop, optimizer, startStep);
     }
 
     /**
@@ -96,9 +77,8 @@ public final class TokenLmTrainer implements TrainingTask {
         if (config.vocabSize() != TokenizedSplit.lmVocab(tokenizer))
             throw new PatchworkException("model vocab_size " + config.vocabSize() + " must be 4 special ids + the tokenizer's "
                     + tokenizer.vocabSize() + " tokens = " + TokenizedSplit.lmVocab(tokenizer));
-        int seqLen = settings.seqLen() != null ? settings.seqLen() : config.maxSeqlen();
-        if (seqLen > config.maxSeqlen())
-            throw new PatchworkException("seq_len " + seqLen + " exceeds the model's max_seqlen " + config.maxSeqlen());
+        int seqLen = settings.seqLenOr(config.maxSeqlen());
+        requireWithinContext(seqLen, config.maxSeqlen());
         ByteLmTrainer.checkFits(config, settings.batchSize(), seqLen);
         Files.createDirectories(out);
         return new TokenLmTrainer(settings, out, corpus, dataSource, tokenizer, log, stop, ByteLm.initialise(config), null);
@@ -121,10 +101,6 @@ public final class TokenLmTrainer implements TrainingTask {
         return new TokenLmTrainer(settings, out, corpusOpener.open(dataSource), dataSource, tokenizer, log, stop, model, state);
     }
 
-    public ByteLm model() {
-        return model;
-    }
-
     public BpeTokenizer tokenizer() {
         return tokenizer;
     }
@@ -142,15 +118,12 @@ public final class TokenLmTrainer implements TrainingTask {
         return FlopAccounting.train(FlopAccounting.bpePerByte(config.dim(), config.nLayers(), config.vocabSize(), seqLen * bpt, bpt));
     }
 
-    /** Runs from the current step to {@code settings.steps()}. */
-    public Trainer.Result run() throws IOException {
-        if (tokens.train().length < seqLen + 1)
-            throw new PatchworkException("corpus " + corpus.description() + " has only " + tokens.train().length
-                    + " training tokens, fewer than one window of seq_len+1 = " + (seqLen + 1) + ": use more data or a smaller seq_len");
+    @Override
+    void checkData() {
+        if (tokens.train().length < seqLen + 1) throw tooFewTrainingTokens(tokens.train().length);
         if (tokens.heldOut().length < seqLen + 1)
             throw new PatchworkException("the held-out split of " + corpus.description() + " has only " + tokens.heldOut().length
                     + " tokens, fewer than one window of seq_len+1 = " + (seqLen + 1) + ": raise eval_fraction or use a smaller seq_len");
-        return trainer.run();
     }
 
     // ---- TrainingTask ----------------------------------------------------------------------------------------------
@@ -175,16 +148,6 @@ public final class TokenLmTrainer implements TrainingTask {
                 trainingFlopsPerByte());
     }
 
-    @Override
-    public ParameterLayout layout() {
-        return model.layout();
-    }
-
-    @Override
-    public ParameterBuffer parameters() {
-        return model.parameters();
-    }
-
     /** Random windows of the training stream, a pure function of (seed, step) as the byte LM's {@link Batcher}. */
     @Override
     public Loss forwardTraining(long step) {
@@ -200,11 +163,6 @@ public final class TokenLmTrainer implements TrainingTask {
         }
         model.forward(x, B, T);
         return new Loss(model.loss(y, null, true), bytes);
-    }
-
-    @Override
-    public void backward(ParameterBuffer grads) {
-        model.backward(grads);
     }
 
     /** Summed loss over consecutive held-out windows ({@code eval_batches · batch_size} at most), per byte covered. */
@@ -242,7 +200,7 @@ public final class TokenLmTrainer implements TrainingTask {
 
     @Override
     public void saveState(ObjectNode state) {
-        state.put("data", dataSource);
+        super.saveState(state);
         state.put("train_bytes_per_token", tokens.trainBytesPerToken());
         state.put("flops_per_byte_train", trainingFlopsPerByte());
     }

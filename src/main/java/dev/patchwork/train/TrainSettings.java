@@ -69,6 +69,11 @@ public record TrainSettings(
                 null, null, null, null);
     }
 
+    /** The window length of a run: {@code seq_len} if set, else the model's {@code max_seqlen}. */
+    public int seqLenOr(int modelMaxSeqlen) {
+        return seqLen != null ? seqLen : modelMaxSeqlen;
+    }
+
     public LrSchedule schedule() {
         return new LrSchedule(scheduler, warmup, steps, lrMinRatio);
     }

@@ -1,0 +1,26 @@
+package dev.patchwork.model;
+
+import dev.patchwork.tensor.ParameterBuffer;
+import dev.patchwork.tensor.ParameterLayout;
+
+/**
+ * A model that scores a batch of {@code B} rows of {@code T} ids at once ({@link ByteLm}, {@link Megabyte}): what the
+ * window-batched trainers and evaluators need, so that they share one loop whatever the architecture.
+ */
+public interface WindowModel {
+    ParameterLayout layout();
+
+    ParameterBuffer parameters();
+
+    /** Forward pass over {@code ids[B·T]}; keeps the activations for {@link #backward}. Returns the logits. */
+    float[] forward(int[] ids, int B, int T);
+
+    /**
+     * Cross-entropy of the last forward's logits against {@code targets} (negative targets are ignored), summed in
+     * nats; when {@code withGradient}, also prepares the gradient of the mean loss for {@link #backward}.
+     */
+    double loss(int[] targets, float[] losses, boolean withGradient);
+
+    /** Adds the gradient prepared by the last {@link #loss} with a gradient into {@code grads}. */
+    void backward(ParameterBuffer grads);
+}
