@@ -9,15 +9,13 @@ import dev.patchwork.model.ByteLmCheckpoint;
 import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.train.BltTrainConfig;
 import dev.patchwork.train.BltTrainer;
+import dev.patchwork.train.StopLog;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.Trainer;
 import dev.patchwork.util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -104,7 +102,7 @@ class BltTrainCliTest {
         BltTrainConfig config = BltTrainConfig.fromJson(Json.readTree(cfg), cfg.toString(), n -> n);
         Trainer.Result stopped = BltTrainer.start(config, data.toAbsolutePath().normalize().toString(),
                 path -> ByteCorpus.open(CorpusSource.of(Path.of(path)), split.resolve("cache"), (d, b, f) -> {}),
-                split, stopAfter(stop, "step 2/"), stop).run();
+                split, StopLog.atLine(stop, "step 2/"), stop).run();
         assertTrue(stopped.interrupted());
         assertFalse(Files.exists(split.resolve("checkpoint")));
         CliTest.Run r = run("train", "--resume", "--out", split.toString());
@@ -134,23 +132,6 @@ class BltTrainCliTest {
         assertEquals(3 * dev.patchwork.eval.FlopAccounting.bltPerByte(dev.patchwork.model.BltConfig.fromJson(Json.MAPPER.readTree(MODEL), "m"),
                 j.get("bytes_per_row").asDouble(), j.get("mean_patch_size").asDouble()), perByte, 1e-9 * perByte);
         assertOneLineError(run("bench", "train", "--config", cfg.toString(), "--seq-len", "99"), "max_seqlen");
-    }
-
-    /** A log that asks to stop once a line starts with {@code prefix}. */
-    static PrintStream stopAfter(StopSignal stop, String prefix) {
-        return new PrintStream(new OutputStream() {
-            final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-            @Override
-            public void write(int b) {
-                if (b != '\n') {
-                    line.write(b);
-                    return;
-                }
-                if (line.toString().startsWith(prefix)) stop.request();
-                line.reset();
-            }
-        }, true);
     }
 
     static String config(String model, String patcher, String entropy, String train) throws Exception {

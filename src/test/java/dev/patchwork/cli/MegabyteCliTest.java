@@ -5,6 +5,7 @@ import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.model.ModelDirectory;
 import dev.patchwork.train.MegabyteTrainer;
+import dev.patchwork.train.StopLog;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.TrainSettings;
 import dev.patchwork.train.Trainer;
@@ -13,7 +14,6 @@ import dev.patchwork.util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -60,23 +60,6 @@ class MegabyteCliTest {
         CliTest.assertOneLineError(run("serve", "--model", runDir.toString(), "--port", "0"), "holds a MEGABYTE");
     }
 
-    /** A log that asks the trainer to stop once it has printed the given step. */
-    static PrintStream stopAfter(StopSignal stop, int step) {
-        return new PrintStream(new OutputStream() {
-            final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-            @Override
-            public void write(int b) {
-                if (b != '\n') {
-                    line.write(b);
-                    return;
-                }
-                if (line.toString().startsWith("step " + step + "/")) stop.request();
-                line.reset();
-            }
-        }, true);
-    }
-
     @Test
     void anInterruptedRunResumedFromTheCommandLineEndsBitIdentical(@TempDir Path tmp) throws Exception {
         Path data = write(tmp, "data.txt", "the quick brown fox jumps over the lazy dog\n".repeat(60));
@@ -89,7 +72,7 @@ class MegabyteCliTest {
         assertEquals(6, MegabyteTrainer.start(config, settings, corpus, source, full, quiet, StopSignal.manual()).run().steps());
 
         StopSignal stop = StopSignal.manual();
-        Trainer.Result first = MegabyteTrainer.start(config, settings, corpus, source, split, stopAfter(stop, 2), stop).run();
+        Trainer.Result first = MegabyteTrainer.start(config, settings, corpus, source, split, StopLog.afterStep(stop, 2), stop).run();
         assertTrue(first.interrupted());
         assertTrue(MegabyteTrainer.isMegabyteRun(split));
         CliTest.Run r = run("train", "--resume", "--out", split.toString());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.data.CorpusSource;
 import dev.patchwork.tokenizer.BpeTokenizer;
+import dev.patchwork.train.StopLog;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.TokenLmTrainConfig;
 import dev.patchwork.train.TokenLmTrainer;
@@ -12,9 +13,6 @@ import dev.patchwork.util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -56,7 +54,7 @@ class TokenLmCliTest {
         JsonNode root = Json.readTree(cfg);
         try (ByteCorpus corpus = ByteCorpus.open(CorpusSource.of(data), split.resolve("cache"), (d, b, f) -> {})) {
             Trainer.Result partial = TokenLmTrainer.start(TokenLmTrainConfig.fromJson(root, cfg.toString(), n -> n, tok), corpus,
-                    data.toAbsolutePath().normalize().toString(), split, stopAfter(stop, 3), stop).run();
+                    data.toAbsolutePath().normalize().toString(), split, StopLog.afterStep(stop, 3), stop).run();
             assertTrue(partial.interrupted());
         }
         CliTest.Run resumed = run("train", "--resume", "--out", split.toString());
@@ -108,20 +106,4 @@ class TokenLmCliTest {
         CliTest.assertOneLineError(run("tokenizer", "train", "--data", tmp.resolve("none.txt").toString(), "--out", tok.toString()), "data not found");
     }
 
-    /** A log that asks the trainer to stop once it has printed the given step. */
-    static PrintStream stopAfter(StopSignal stop, int step) {
-        return new PrintStream(new OutputStream() {
-            final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-            @Override
-            public void write(int b) {
-                if (b != '\n') {
-                    line.write(b);
-                    return;
-                }
-                if (line.toString().startsWith("step " + step + "/")) stop.request();
-                line.reset();
-            }
-        }, true);
-    }
 }

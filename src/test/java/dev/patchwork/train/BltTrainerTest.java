@@ -130,7 +130,7 @@ class BltTrainerTest {
 
         StopSignal stop = StopSignal.manual();
         ByteLmTrainer.ByteLmCorpusOpener splitOpener = p -> open(Path.of(p), split.resolve("cache"));
-        Trainer.Result b1 = BltTrainer.start(config, data.toString(), splitOpener, split, ResumeTest.stopAfter(stop, 3), stop).run();
+        Trainer.Result b1 = BltTrainer.start(config, data.toString(), splitOpener, split, StopLog.afterStep(stop, 3), stop).run();
         assertTrue(b1.interrupted());
         assertEquals(3, b1.steps());
         assertTrue(BltTrainer.isBltRun(split));

@@ -6,7 +6,6 @@ import dev.patchwork.model.ByteLmConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -32,23 +31,6 @@ class ResumeTest {
         return f;
     }
 
-    /** A log that asks the trainer to stop once it has printed the given step. */
-    static PrintStream stopAfter(StopSignal stop, int step) {
-        return new PrintStream(new OutputStream() {
-            final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-            @Override
-            public void write(int b) {
-                if (b != '\n') {
-                    line.write(b);
-                    return;
-                }
-                if (line.toString().startsWith("step " + step + "/")) stop.request();
-                line.reset();
-            }
-        }, true);
-    }
-
     @Test
     void resumedRunIsBitIdenticalToAnUninterruptedOne(@TempDir Path tmp) throws Exception {
         Path data = corpus(tmp);
@@ -61,7 +43,7 @@ class ResumeTest {
         assertFalse(a.interrupted());
 
         StopSignal stop = StopSignal.manual();
-        Trainer.Result b1 = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), split, stopAfter(stop, 3), stop).run();
+        Trainer.Result b1 = ByteLmTrainer.start(MODEL, settings(100), c1, data.toString(), split, StopLog.afterStep(stop, 3), stop).run();
         assertTrue(b1.interrupted());
         assertEquals(3, b1.steps());
         Trainer.Result b2 = ByteLmTrainer.resume(p -> ByteCorpus.open(CorpusSource.of(Path.of(p)), tmp.resolve("cache"),

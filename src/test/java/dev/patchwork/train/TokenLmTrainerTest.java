@@ -87,7 +87,7 @@ class TokenLmTrainerTest {
             assertEquals(tok.toJson(), Files.readString(full.resolve("checkpoint").resolve(BpeTokenizer.FILE_NAME)));
 
             StopSignal stop = StopSignal.manual();
-            Trainer.Result b1 = TokenLmTrainer.start(cfg, tok, settings, corpus, data.toString(), split, ResumeTest.stopAfter(stop, 3), stop).run();
+            Trainer.Result b1 = TokenLmTrainer.start(cfg, tok, settings, corpus, data.toString(), split, StopLog.afterStep(stop, 3), stop).run();
             assertTrue(b1.interrupted());
             assertEquals(3, b1.steps());
             Trainer.Result b2 = TokenLmTrainer.resume(p -> open(Path.of(p), tmp), split, quiet, StopSignal.manual()).run();
