@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.function.IntPredicate;
 
 /** {@code patchwork generate}: streams bytes sampled from a byte LM or a BLT to stdout. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a model (a byte LM or a BLT), streamed to stdout.",
@@ -65,33 +66,40 @@ final class GenerateCommand implements Callable<Integer> {
         if (dir.kind() == ModelDirectory.Kind.BLT) return blt(dir, options);
         if (noCache || threshold != null)
             throw new PatchworkException("--no-cache and --threshold apply to BLT models; " + model + " holds a " + dir.kind().description());
+        // Load before printing anything: a bad checkpoint or tokenizer fails with nothing on stdout.
+        ByteGeneration generation = loadByteGeneration(dir, options);
         PrintStream out = stdout();
         Utf8Stream text = new Utf8Stream();
         out.print(prompt);
         long start = System.nanoTime();
-        byte[] promptBytes = prompt.getBytes(StandardCharsets.UTF_8);
-        Path tokenizerFile = dir.checkpoint().resolve(BpeTokenizer.FILE_NAME);
-        byte[] generated;
-        ByteLmGenerator.Stop reason;
-        if (dir.kind() == ModelDirectory.Kind.MEGABYTE) {
-            MegabyteGenerator.Result r = new MegabyteGenerator(dir.loadMegabyte()).generate(promptBytes, maxBytes, !noStop, options,
-                    b -> print(out, text, b));
-            generated = r.bytes();
-            reason = r.reason();
-        } else {
-            ByteLmGenerator.Result r = Files.isRegularFile(tokenizerFile) // a BPE baseline: tokens decoded to bytes
-                    ? new TokenLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype)), BpeTokenizer.load(tokenizerFile)).generate(promptBytes, maxBytes,
-                            !noStop, options, b -> print(out, text, b))
-                    : new ByteLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype))).generate(promptBytes, maxBytes, !noStop, options, b -> print(out, text, b));
-            generated = r.bytes();
-            reason = r.reason();
-        }
+        ByteLmGenerator.Result r = generation.generate(prompt.getBytes(StandardCharsets.UTF_8), b -> print(out, text, b));
+        byte[] generated = r.bytes();
+        ByteLmGenerator.Stop reason = r.reason();
         out.print(text.finish());
         out.println();
         double secs = (System.nanoTime() - start) / 1e9;
         System.err.printf("[%d bytes, stopped by %s, %.1f bytes/s]%n", generated.length, reason.name().toLowerCase(),
                 generated.length / secs);
         return 0;
+    }
+
+    /** A loaded byte-, token- or MEGABYTE-level generator, ready to run on a prompt. */
+    private interface ByteGeneration {
+        ByteLmGenerator.Result generate(byte[] prompt, IntPredicate onByte);
+    }
+
+    private ByteGeneration loadByteGeneration(ModelDirectory dir, SamplingOptions options) {
+        if (dir.kind() == ModelDirectory.Kind.MEGABYTE) {
+            MegabyteGenerator g = new MegabyteGenerator(dir.loadMegabyte());
+            return (p, onByte) -> g.generate(p, maxBytes, !noStop, options, onByte);
+        }
+        Path tokenizerFile = dir.checkpoint().resolve(BpeTokenizer.FILE_NAME);
+        if (Files.isRegularFile(tokenizerFile)) { // a BPE baseline: tokens decoded to bytes
+            TokenLmGenerator g = new TokenLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype)), BpeTokenizer.load(tokenizerFile));
+            return (p, onByte) -> g.generate(p, maxBytes, !noStop, options, onByte);
+        }
+        ByteLmGenerator g = new ByteLmGenerator(dir.loadByteLm(WeightStorage.parse(dtype)));
+        return (p, onByte) -> g.generate(p, maxBytes, !noStop, options, onByte);
     }
 
     private Integer blt(ModelDirectory dir, SamplingOptions options) {

@@ -45,6 +45,9 @@ final class TokenizerCommand implements Runnable {
             long start = System.nanoTime();
             BpeTrainer trainer = new BpeTrainer();
             CorpusTokenStats.addAll(trainer, source);
+            if (trainer.bytes() == 0)
+                throw new PatchworkException(source.description() + " holds no bytes to learn merges from: give a non-empty corpus"
+                        + (suffixes.isEmpty() ? "" : " (or check --zip-suffix)"));
             BpeTokenizer tok = trainer.train(vocab);
             double seconds = (System.nanoTime() - start) / 1e9;
             tok.save(out);

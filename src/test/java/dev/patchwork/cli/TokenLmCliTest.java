@@ -104,6 +104,10 @@ class TokenLmCliTest {
         CliTest.assertOneLineError(run("train", "--config", write(tmp, "c.json", CONFIG).toString(), "--tokenizer", corrupt.toString(),
                 "--data", data.toString(), "--out", tmp.resolve("c").toString()), "the file is corrupt");
         CliTest.assertOneLineError(run("tokenizer", "train", "--data", tmp.resolve("none.txt").toString(), "--out", tok.toString()), "data not found");
+        Path empty = write(tmp, "empty.txt", "");
+        Path emptyOut = tmp.resolve("empty-tok.json");
+        CliTest.assertOneLineError(run("tokenizer", "train", "--data", empty.toString(), "--out", emptyOut.toString()), "holds no bytes");
+        assertFalse(Files.exists(emptyOut), "no tokenizer is written for an empty corpus");
     }
 
 }

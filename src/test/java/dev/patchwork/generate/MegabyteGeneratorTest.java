@@ -36,7 +36,7 @@ class MegabyteGeneratorTest {
         Megabyte m = Megabyte.initialise(CONFIG);
         byte[] prompt = "hello".getBytes(StandardCharsets.UTF_8);
         int steps = 30; // BOS + 5 + 30 ids: 9 patches, within the 64-position context
-        MegabyteGenerator.Result r = new MegabyteGenerator(m).generate(prompt, steps, false, SamplingOptions.greedy(), b -> true);
+        ByteLmGenerator.Result r = new MegabyteGenerator(m).generate(prompt, steps, false, SamplingOptions.greedy(), b -> true);
         assertEquals(steps, r.steps());
         int[] expected = greedyByFullForward(m, ByteTokens.encode(prompt, true, false), steps);
         int[] bytes = Arrays.stream(expected).filter(id -> id >= ByteTokens.OFFSET).map(id -> id - ByteTokens.OFFSET).toArray();
@@ -49,8 +49,8 @@ class MegabyteGeneratorTest {
     void generationContinuesPastTheContextAndSamplingIsSeeded() {
         Megabyte m = Megabyte.initialise(CONFIG);
         var options = new SamplingOptions(1.0, 0, 1, 9);
-        MegabyteGenerator.Result a = new MegabyteGenerator(m).generate(new byte[0], 150, false, options, b -> true);
-        MegabyteGenerator.Result b = new MegabyteGenerator(m).generate(new byte[0], 150, false, options, b2 -> true);
+        ByteLmGenerator.Result a = new MegabyteGenerator(m).generate(new byte[0], 150, false, options, b -> true);
+        ByteLmGenerator.Result b = new MegabyteGenerator(m).generate(new byte[0], 150, false, options, b2 -> true);
         assertEquals(150, a.steps()); // more than twice the 64-position context: the session restarts
         assertTrue(a.bytes().length > 100);
         assertArrayEquals(a.bytes(), b.bytes());
