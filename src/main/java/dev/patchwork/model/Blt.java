@@ -66,11 +66,7 @@ public final class Blt {
 
     /** A model over existing parameters (e.g. loaded from a checkpoint); the buffer's layout must match. */
     public static Blt withParameters(BltConfig config, ParameterBuffer params) {
-        return new Blt(config, layout -> {
-            if (!params.layout().views().equals(layout.views()))
-                throw new IllegalArgumentException("parameter buffer does not match the BLT config");
-            return params;
-        });
+        return new Blt(config, ParameterBuffer.reusing(params, "BLT config"));
     }
 
     /** A model with zero parameters, to be filled by a checkpoint reader. */

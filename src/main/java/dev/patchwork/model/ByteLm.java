@@ -71,11 +71,7 @@ public final class ByteLm implements WindowModel {
 
     /** A model over existing parameters (e.g. loaded from a checkpoint); the buffer's layout must match. */
     public static ByteLm withParameters(ByteLmConfig config, ParameterBuffer params) {
-        return new ByteLm(config, layout -> {
-            if (!params.layout().views().equals(layout.views()))
-                throw new IllegalArgumentException("parameter buffer does not match the model config");
-            return params;
-        });
+        return new ByteLm(config, ParameterBuffer.reusing(params, "model config"));
     }
 
     /** A model with zero parameters, to be filled by a checkpoint reader. */

@@ -100,11 +100,7 @@ public final class Megabyte implements WindowModel {
 
     /** A model over existing parameters; the buffer's layout must match the config. */
     public static Megabyte withParameters(MegabyteConfig config, ParameterBuffer params) {
-        return new Megabyte(config, layout -> {
-            if (!params.layout().views().equals(layout.views()))
-                throw new IllegalArgumentException("parameter buffer does not match the MEGABYTE config");
-            return params;
-        });
+        return new Megabyte(config, ParameterBuffer.reusing(params, "MEGABYTE config"));
     }
 
     /** A model with zero parameters, to be filled by a checkpoint reader. */

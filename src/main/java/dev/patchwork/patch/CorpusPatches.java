@@ -4,6 +4,7 @@ import dev.patchwork.data.ByteCorpus;
 import dev.patchwork.io.AtomicFiles;
 import dev.patchwork.util.PatchworkException;
 
+import dev.patchwork.io.MappedFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -101,14 +102,8 @@ public final class CorpusPatches implements AutoCloseable {
             if (after != null) throw new IllegalStateException("the patches file just written is invalid: " + after);
         }
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            long count = data.get(LONG, 16);
-            return new CorpusPatches(file, reason, count, corpus.tokens(), arena, data);
-        } catch (IOException e) {
-            arena.close();
-            throw new UncheckedIOException("mapping the patches file " + file + ": " + e, e);
-        }
+        MemorySegment data = MappedFiles.readOnly(file, arena, "the patches file");
+        return new CorpusPatches(file, reason, data.get(LONG, 16), corpus.tokens(), arena, data);
     }
 
     /** The file. */

@@ -6,6 +6,7 @@ import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.ParameterLayout;
 import dev.patchwork.util.PatchworkException;
 
+import dev.patchwork.io.MappedFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -149,13 +150,7 @@ public final class EntropyCache implements AutoCloseable {
 
     private static EntropyCache map(Path file, ByteCorpus corpus, String reason) {
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return new EntropyCache(file, corpus, reason, arena, data);
-        } catch (IOException e) {
-            arena.close();
-            throw new UncheckedIOException("mapping the entropy cache " + file + ": " + e, e);
-        }
+        return new EntropyCache(file, corpus, reason, arena, MappedFiles.readOnly(file, arena, "the entropy cache"));
     }
 
     /** The cache file. */

@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * One flat buffer of little-endian floats laid out by a {@link ParameterLayout}: the parameters of a model, or their
@@ -48,6 +49,18 @@ public final class ParameterBuffer {
         long bytes = layout.totalFloats() * Float.BYTES;
         MemorySegment seg = Arena.ofAuto().allocate(Math.max(bytes, 64), 64);
         return new ParameterBuffer(layout, seg); // Arena.allocate zero-fills
+    }
+
+    /**
+     * The storage of a model built over existing parameters (e.g. loaded from a checkpoint): hands them out for the
+     * layout the model builds, refusing a buffer whose views differ ({@code what}: the config's name, for the message).
+     */
+    public static Function<ParameterLayout, ParameterBuffer> reusing(ParameterBuffer params, String what) {
+        return layout -> {
+            if (!params.layout().views().equals(layout.views()))
+                throw new IllegalArgumentException("parameter buffer does not match the " + what);
+            return params;
+        };
     }
 
     /** Wraps existing storage (e.g. a mapped file) that holds {@code layout.totalFloats()} floats. */
