@@ -27,7 +27,7 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
  *
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
- * most {@value #KC_MAX} steps (a 12-row A panel is then at most 18 KB, within L1, and is reused across a whole L2
+ * most {@value #KC_MAX} steps (a 6-row A panel is then at most 9 KB, within L1, and is reused across a whole L2
  * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
  * the packed B block under 16 MB. Work is split across the {@link Parallel} team by output tiles; problems below
  * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
@@ -310,36 +310,36 @@ final class GemmEngine {
 
     /**
      * Whether the kernel reads full row tiles of A in place, from the caller's array, instead of from a packed copy.
-     * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, a transposition), paid
-     * once per A element but amortised over the columns that reuse it; reading in place costs the kernel 1 to 4%
-     * (measured), unless the rows of a panel are a multiple of 1 KB apart, where they compete for the same L1 sets and
-     * the kernel loses up to 40%. So: in place for narrow column blocks with an unaligned leading dimension.
+     * Packing row-major A is a transposition that cannot overlap with arithmetic, paid once per A element but amortised
+     * over the columns that reuse it; reading in place costs the kernel 1 to 4% (measured), unless the rows of a panel
+     * are a multiple of 1 KB apart, where they compete for the same L1 sets and the kernel loses up to 40%. So: in place
+     * for narrow column blocks with an unaligned leading dimension. A stored transposed (dYᵀ in dYᵀ·X) is always packed:
+     * there packing is a plain copy of MR consecutive values per depth step, while reading it in place touches a new
+     * cache line for every depth step of every row tile (768×128×352 dYᵀ·X ran at half speed).
      */
     private static boolean readAInPlace(Task t) {
-        int lda = Math.max(t.aRowStride, t.aDepthStride);
-        return t.ncb <= IN_PLACE_A_MAX_COLS && lda % 256 != 0;
+        return t.aDepthStride == 1 && t.ncb <= IN_PLACE_A_MAX_COLS && t.aRowStride % 256 != 0;
     }
 
-    /** One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C. */
+    /**
+     * One MR×NR tile at C(row, col) of which {@code rows × cols} are inside C: with the narrowest kernel (one, two or
+     * four vectors) that covers {@code cols}, straight into C when the tile is whole, else through a scratch tile.
+     */
     private static void tile(Task t, Workspace ws, int kcb, float[] pa, int aPanel, int aRowStride, int aDepthStride,
                              float[] pb, int bPanel, int row, int rows, int col, int cols, boolean add) {
-        boolean half = cols <= L; // a last panel of at most one vector: half the tile's work
-        if (t.cArr != null && rows == MR && (cols == NR || cols == L)) {
-            int cOff = (int) t.cOff + row * t.ldc + col;
-            if (half) {
-                GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc,
-                        add);
-            } else {
-                GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, t.cArr, cOff, t.ldc, add);
-            }
-            return;
-        }
-        // Edge tiles and segment outputs go through a small scratch tile, then only the valid part is merged.
-        float[] tile = ws.tile;
-        if (half) GemmKernel.multiplyHalf(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
-        else GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, tile, 0, NR, false);
-        if (t.cArr != null) mergeIntoArray(tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
-        else mergeIntoSegment(tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
+        int width = cols <= L ? L : cols <= 2 * L ? 2 * L : NR;
+        boolean direct = t.cArr != null && rows == MR && cols == width;
+        float[] c = direct ? t.cArr : ws.tile;
+        int cOff = direct ? (int) t.cOff + row * t.ldc + col : 0, ldc = direct ? t.ldc : NR;
+        boolean addHere = direct && add;
+        if (width == L) GemmKernel.multiply1(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, c, cOff, ldc, addHere);
+        else if (width == 2 * L)
+            GemmKernel.multiply2(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, c, cOff, ldc, addHere);
+        else GemmKernel.multiply(kcb, pa, aPanel, aRowStride, aDepthStride, pb, bPanel, c, cOff, ldc, addHere);
+        if (direct) return;
+        // Edge tiles and segment outputs: merge only the valid part of the scratch tile.
+        if (t.cArr != null) mergeIntoArray(ws.tile, rows, cols, t.cArr, (int) t.cOff + row * t.ldc + col, t.ldc, add);
+        else mergeIntoSegment(ws.tile, rows, cols, t.cSeg, t.cOff + (long) row * t.ldc + col, t.ldc, add);
     }
 
     private static void mergeIntoArray(float[] tile, int rows, int cols, float[] c, int cOff, int ldc, boolean add) {
@@ -391,7 +391,7 @@ final class GemmEngine {
             for (int p = 0; p < k; p++) {
                 int src = t.aOff + (p0 + p) * t.aDepthStride + i0;
                 for (int s = 0; s < full; s += MR) {
-                    // Whole vectors plus one masked vector: a System.arraycopy call per 12 floats costs 4x more.
+                    // Whole vectors plus one masked vector: a System.arraycopy call per MR floats costs 4x more.
                     int d = s * k + p * MR, r = 0;
                     for (; r <= MR - L; r += L) FloatVector.fromArray(F, a, src + s + r).intoArray(dst, d + r);
                     if (r < MR) FloatVector.fromArray(F, a, src + s + r, MR_TAIL).intoArray(dst, d + r, MR_TAIL);
@@ -435,16 +435,15 @@ final class GemmEngine {
         if (cols == NR) {
             if (t.bArr != null) {
                 for (int p = 0; p < k; p++) {
-                    int src = (int) t.bOff + (p0 + p) * t.bDepthStride + j;
-                    FloatVector.fromArray(F, t.bArr, src).intoArray(dst, base + p * NR);
-                    FloatVector.fromArray(F, t.bArr, src + L).intoArray(dst, base + p * NR + L);
+                    int src = (int) t.bOff + (p0 + p) * t.bDepthStride + j, d = base + p * NR;
+                    for (int v = 0; v < NR; v += L) FloatVector.fromArray(F, t.bArr, src + v).intoArray(dst, d + v);
                 }
             } else {
                 for (int p = 0; p < k; p++) {
                     long src = (t.bOff + (long) (p0 + p) * t.bDepthStride + j) * Float.BYTES;
-                    FloatVector.fromMemorySegment(F, t.bSeg, src, ORDER).intoArray(dst, base + p * NR);
-                    FloatVector.fromMemorySegment(F, t.bSeg, src + (long) L * Float.BYTES, ORDER)
-                            .intoArray(dst, base + p * NR + L);
+                    int d = base + p * NR;
+                    for (int v = 0; v < NR; v += L)
+                        FloatVector.fromMemorySegment(F, t.bSeg, src + (long) v * Float.BYTES, ORDER).intoArray(dst, d + v);
                 }
             }
             return;

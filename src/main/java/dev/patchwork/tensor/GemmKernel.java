@@ -4,28 +4,31 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The register-tiled inner kernel of {@link GemmEngine}: one {@code MR × NR} tile of C from a panel of A (MR rows
- * by {@code kc} depth steps at any two strides: a packed panel, or the caller's array read in place) and a packed
- * panel of B ({@code kc × NR}, NR consecutive values per depth step), both in plain {@code float[]} so the loop
- * touches no MemorySegment. The strides cost nothing measurable: the JIT hoists the twelve row offsets.
+ * The register-tiled inner kernels of {@link GemmEngine}: one {@code MR × NR} tile of C (or a narrower one for the
+ * last columns) from a panel of A (MR rows by {@code kc} depth steps at any two strides: a packed panel, or the
+ * caller's array read in place) and a packed panel of B ({@code kc × NR}, NR consecutive values per depth step), both
+ * in plain {@code float[]} so the loop touches no MemorySegment.
  *
- * <p>Why 12 × (2 vectors): the 24 accumulators stay in registers (plus 2 B vectors and 1 broadcast: 27 of the 32
- * AVX-512 registers), which is far more independent FMA chains than latency × throughput needs (4 × 2 on current
- * cores), and each depth step does 24 FMAs for 2 vector loads and 12 broadcast loads. With a narrower species the same
- * code is correct; NR just shrinks with the vector length (on 16-register AVX2 machines the JIT spills a little).
+ * <p>Why 6 × (4 vectors): 24 accumulators stay in registers (plus 4 B vectors and 1 broadcast: 29 of the 32 AVX-512
+ * registers), far more independent FMA chains than latency × throughput needs, and each depth step does 24 FMAs for
+ * 4 vector loads and 6 broadcasts. The previous 12 × (2 vectors) tile has the same ratio of FMAs to registers but
+ * needs twelve row offsets of A in general-purpose registers when the strides are not constants (A read in place,
+ * which is what training's narrow products do): with the JIT's 13 usable registers that spilled, and at kc = 128 that
+ * kernel ran at 87 GFLOP/s against 104–109 for this one on the same core (at kc = 384 both reach about 108). With a
+ * narrower species the same code is correct; NR shrinks with the vector length.
  *
  * <p>Why C is loaded into the accumulators up front (when adding) and stored once at the end, with no helper methods:
- * C2 compiles this method only if all its Vector API calls fit its inlining node budget; a version that added C
+ * C2 compiles a kernel only if all its Vector API calls fit its inlining node budget; a version that added C
  * through a helper after the loop was cut off (NodeCountInliningCutoff) and ran ten times slower with boxed vectors.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = Simd.F;
-    /** Vector lanes, i.e. half of {@link #NR}. */
+    /** Vector lanes, a quarter of {@link #NR}. */
     static final int L = F.length();
     /** Rows of the register tile. */
-    static final int MR = 12;
-    /** Columns of the register tile: two vectors. */
-    static final int NR = 2 * L;
+    static final int MR = 6;
+    /** Columns of the register tile: four vectors. */
+    static final int NR = 4 * L;
 
     private GemmKernel() {}
 
@@ -43,24 +46,84 @@ final class GemmKernel {
         int o3 = cOff + 3 * ldc;
         int o4 = cOff + 4 * ldc;
         int o5 = cOff + 5 * ldc;
-        int o6 = cOff + 6 * ldc;
-        int o7 = cOff + 7 * ldc;
-        int o8 = cOff + 8 * ldc;
-        int o9 = cOff + 9 * ldc;
-        int o10 = cOff + 10 * ldc;
-        int o11 = cOff + 11 * ldc;
-        FloatVector r0a = add ? FloatVector.fromArray(F, c, o0) : z, r0b = add ? FloatVector.fromArray(F, c, o0 + L) : z;
-        FloatVector r1a = add ? FloatVector.fromArray(F, c, o1) : z, r1b = add ? FloatVector.fromArray(F, c, o1 + L) : z;
-        FloatVector r2a = add ? FloatVector.fromArray(F, c, o2) : z, r2b = add ? FloatVector.fromArray(F, c, o2 + L) : z;
-        FloatVector r3a = add ? FloatVector.fromArray(F, c, o3) : z, r3b = add ? FloatVector.fromArray(F, c, o3 + L) : z;
-        FloatVector r4a = add ? FloatVector.fromArray(F, c, o4) : z, r4b = add ? FloatVector.fromArray(F, c, o4 + L) : z;
-        FloatVector r5a = add ? FloatVector.fromArray(F, c, o5) : z, r5b = add ? FloatVector.fromArray(F, c, o5 + L) : z;
-        FloatVector r6a = add ? FloatVector.fromArray(F, c, o6) : z, r6b = add ? FloatVector.fromArray(F, c, o6 + L) : z;
-        FloatVector r7a = add ? FloatVector.fromArray(F, c, o7) : z, r7b = add ? FloatVector.fromArray(F, c, o7 + L) : z;
-        FloatVector r8a = add ? FloatVector.fromArray(F, c, o8) : z, r8b = add ? FloatVector.fromArray(F, c, o8 + L) : z;
-        FloatVector r9a = add ? FloatVector.fromArray(F, c, o9) : z, r9b = add ? FloatVector.fromArray(F, c, o9 + L) : z;
-        FloatVector r10a = add ? FloatVector.fromArray(F, c, o10) : z, r10b = add ? FloatVector.fromArray(F, c, o10 + L) : z;
-        FloatVector r11a = add ? FloatVector.fromArray(F, c, o11) : z, r11b = add ? FloatVector.fromArray(F, c, o11 + L) : z;
+        FloatVector r0a = add ? FloatVector.fromArray(F, c, o0) : z;
+        FloatVector r0b = add ? FloatVector.fromArray(F, c, o0 + L) : z;
+        FloatVector r0c = add ? FloatVector.fromArray(F, c, o0 + 2 * L) : z;
+        FloatVector r0d = add ? FloatVector.fromArray(F, c, o0 + 3 * L) : z;
+        FloatVector r1a = add ? FloatVector.fromArray(F, c, o1) : z;
+        FloatVector r1b = add ? FloatVector.fromArray(F, c, o1 + L) : z;
+        FloatVector r1c = add ? FloatVector.fromArray(F, c, o1 + 2 * L) : z;
+        FloatVector r1d = add ? FloatVector.fromArray(F, c, o1 + 3 * L) : z;
+        FloatVector r2a = add ? FloatVector.fromArray(F, c, o2) : z;
+        FloatVector r2b = add ? FloatVector.fromArray(F, c, o2 + L) : z;
+        FloatVector r2c = add ? FloatVector.fromArray(F, c, o2 + 2 * L) : z;
+        FloatVector r2d = add ? FloatVector.fromArray(F, c, o2 + 3 * L) : z;
+        FloatVector r3a = add ? FloatVector.fromArray(F, c, o3) : z;
+        FloatVector r3b = add ? FloatVector.fromArray(F, c, o3 + L) : z;
+        FloatVector r3c = add ? FloatVector.fromArray(F, c, o3 + 2 * L) : z;
+        FloatVector r3d = add ? FloatVector.fromArray(F, c, o3 + 3 * L) : z;
+        FloatVector r4a = add ? FloatVector.fromArray(F, c, o4) : z;
+        FloatVector r4b = add ? FloatVector.fromArray(F, c, o4 + L) : z;
+        FloatVector r4c = add ? FloatVector.fromArray(F, c, o4 + 2 * L) : z;
+        FloatVector r4d = add ? FloatVector.fromArray(F, c, o4 + 3 * L) : z;
+        FloatVector r5a = add ? FloatVector.fromArray(F, c, o5) : z;
+        FloatVector r5b = add ? FloatVector.fromArray(F, c, o5 + L) : z;
+        FloatVector r5c = add ? FloatVector.fromArray(F, c, o5 + 2 * L) : z;
+        FloatVector r5d = add ? FloatVector.fromArray(F, c, o5 + 3 * L) : z;
+        for (int p = 0; p < kc; p++) {
+            int ap = aOff + p * aDepthStride, bp = bOff + p * NR;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bp);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bp + L);
+            FloatVector b2 = FloatVector.fromArray(F, pb, bp + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(F, pb, bp + 3 * L);
+            FloatVector a;
+            a = FloatVector.broadcast(F, pa[ap]);
+            r0a = a.fma(b0, r0a);  r0b = a.fma(b1, r0b);  r0c = a.fma(b2, r0c);  r0d = a.fma(b3, r0d);
+            a = FloatVector.broadcast(F, pa[ap + aRowStride]);
+            r1a = a.fma(b0, r1a);  r1b = a.fma(b1, r1b);  r1c = a.fma(b2, r1c);  r1d = a.fma(b3, r1d);
+            a = FloatVector.broadcast(F, pa[ap + 2 * aRowStride]);
+            r2a = a.fma(b0, r2a);  r2b = a.fma(b1, r2b);  r2c = a.fma(b2, r2c);  r2d = a.fma(b3, r2d);
+            a = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]);
+            r3a = a.fma(b0, r3a);  r3b = a.fma(b1, r3b);  r3c = a.fma(b2, r3c);  r3d = a.fma(b3, r3d);
+            a = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]);
+            r4a = a.fma(b0, r4a);  r4b = a.fma(b1, r4b);  r4c = a.fma(b2, r4c);  r4d = a.fma(b3, r4d);
+            a = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]);
+            r5a = a.fma(b0, r5a);  r5b = a.fma(b1, r5b);  r5c = a.fma(b2, r5c);  r5d = a.fma(b3, r5d);
+        }
+        r0a.intoArray(c, o0);  r0b.intoArray(c, o0 + L);  r0c.intoArray(c, o0 + 2 * L);  r0d.intoArray(c, o0 + 3 * L);
+        r1a.intoArray(c, o1);  r1b.intoArray(c, o1 + L);  r1c.intoArray(c, o1 + 2 * L);  r1d.intoArray(c, o1 + 3 * L);
+        r2a.intoArray(c, o2);  r2b.intoArray(c, o2 + L);  r2c.intoArray(c, o2 + 2 * L);  r2d.intoArray(c, o2 + 3 * L);
+        r3a.intoArray(c, o3);  r3b.intoArray(c, o3 + L);  r3c.intoArray(c, o3 + 2 * L);  r3d.intoArray(c, o3 + 3 * L);
+        r4a.intoArray(c, o4);  r4b.intoArray(c, o4 + L);  r4c.intoArray(c, o4 + 2 * L);  r4d.intoArray(c, o4 + 3 * L);
+        r5a.intoArray(c, o5);  r5b.intoArray(c, o5 + L);  r5c.intoArray(c, o5 + 2 * L);  r5d.intoArray(c, o5 + 3 * L);
+    }
+
+    /**
+     * The same for a tile two vectors wide ({@code MR × 2L}): the last column panel of an output whose width is not a
+     * multiple of NR (e.g. 352 = 5·64 + 32) would otherwise spend a full tile on half as many columns. B is still the
+     * packed NR-wide panel; only its first two vectors per depth step are read.
+     */
+    static void multiply2(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
+                         float[] c, int cOff, int ldc, boolean add) {
+        FloatVector z = FloatVector.zero(F);
+        int o0 = cOff;
+        int o1 = cOff + ldc;
+        int o2 = cOff + 2 * ldc;
+        int o3 = cOff + 3 * ldc;
+        int o4 = cOff + 4 * ldc;
+        int o5 = cOff + 5 * ldc;
+        FloatVector r0a = add ? FloatVector.fromArray(F, c, o0) : z;
+        FloatVector r0b = add ? FloatVector.fromArray(F, c, o0 + L) : z;
+        FloatVector r1a = add ? FloatVector.fromArray(F, c, o1) : z;
+        FloatVector r1b = add ? FloatVector.fromArray(F, c, o1 + L) : z;
+        FloatVector r2a = add ? FloatVector.fromArray(F, c, o2) : z;
+        FloatVector r2b = add ? FloatVector.fromArray(F, c, o2 + L) : z;
+        FloatVector r3a = add ? FloatVector.fromArray(F, c, o3) : z;
+        FloatVector r3b = add ? FloatVector.fromArray(F, c, o3 + L) : z;
+        FloatVector r4a = add ? FloatVector.fromArray(F, c, o4) : z;
+        FloatVector r4b = add ? FloatVector.fromArray(F, c, o4 + L) : z;
+        FloatVector r5a = add ? FloatVector.fromArray(F, c, o5) : z;
+        FloatVector r5b = add ? FloatVector.fromArray(F, c, o5 + L) : z;
         for (int p = 0; p < kc; p++) {
             int ap = aOff + p * aDepthStride, bp = bOff + p * NR;
             FloatVector b0 = FloatVector.fromArray(F, pb, bp);
@@ -72,12 +135,6 @@ final class GemmKernel {
             a = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]);  r3a = a.fma(b0, r3a);  r3b = a.fma(b1, r3b);
             a = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]);  r4a = a.fma(b0, r4a);  r4b = a.fma(b1, r4b);
             a = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]);  r5a = a.fma(b0, r5a);  r5b = a.fma(b1, r5b);
-            a = FloatVector.broadcast(F, pa[ap + 6 * aRowStride]);  r6a = a.fma(b0, r6a);  r6b = a.fma(b1, r6b);
-            a = FloatVector.broadcast(F, pa[ap + 7 * aRowStride]);  r7a = a.fma(b0, r7a);  r7b = a.fma(b1, r7b);
-            a = FloatVector.broadcast(F, pa[ap + 8 * aRowStride]);  r8a = a.fma(b0, r8a);  r8b = a.fma(b1, r8b);
-            a = FloatVector.broadcast(F, pa[ap + 9 * aRowStride]);  r9a = a.fma(b0, r9a);  r9b = a.fma(b1, r9b);
-            a = FloatVector.broadcast(F, pa[ap + 10 * aRowStride]); r10a = a.fma(b0, r10a); r10b = a.fma(b1, r10b);
-            a = FloatVector.broadcast(F, pa[ap + 11 * aRowStride]); r11a = a.fma(b0, r11a); r11b = a.fma(b1, r11b);
         }
         r0a.intoArray(c, o0);  r0b.intoArray(c, o0 + L);
         r1a.intoArray(c, o1);  r1b.intoArray(c, o1 + L);
@@ -85,21 +142,11 @@ final class GemmKernel {
         r3a.intoArray(c, o3);  r3b.intoArray(c, o3 + L);
         r4a.intoArray(c, o4);  r4b.intoArray(c, o4 + L);
         r5a.intoArray(c, o5);  r5b.intoArray(c, o5 + L);
-        r6a.intoArray(c, o6);  r6b.intoArray(c, o6 + L);
-        r7a.intoArray(c, o7);  r7b.intoArray(c, o7 + L);
-        r8a.intoArray(c, o8);  r8b.intoArray(c, o8 + L);
-        r9a.intoArray(c, o9);  r9b.intoArray(c, o9 + L);
-        r10a.intoArray(c, o10); r10b.intoArray(c, o10 + L);
-        r11a.intoArray(c, o11); r11b.intoArray(c, o11 + L);
     }
 
-    /**
-     * The same for a tile only one vector wide ({@code MR × L}): the last column panel of an output whose width is
-     * just past a multiple of NR (e.g. 260 = 8·32 + 4) would otherwise spend a full tile on a few columns. B is still
-     * the packed NR-wide panel; only its first L values per depth step are read.
-     */
-    static void multiplyHalf(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
-                             float[] c, int cOff, int ldc, boolean add) {
+    /** The same for a tile one vector wide ({@code MR × L}), e.g. the last 4 columns of 260 = 4·64 + 4. */
+    static void multiply1(int kc, float[] pa, int aOff, int aRowStride, int aDepthStride, float[] pb, int bOff,
+                         float[] c, int cOff, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(F);
         int o0 = cOff;
         int o1 = cOff + ldc;
@@ -107,51 +154,28 @@ final class GemmKernel {
         int o3 = cOff + 3 * ldc;
         int o4 = cOff + 4 * ldc;
         int o5 = cOff + 5 * ldc;
-        int o6 = cOff + 6 * ldc;
-        int o7 = cOff + 7 * ldc;
-        int o8 = cOff + 8 * ldc;
-        int o9 = cOff + 9 * ldc;
-        int o10 = cOff + 10 * ldc;
-        int o11 = cOff + 11 * ldc;
-        FloatVector r0 = add ? FloatVector.fromArray(F, c, o0) : z;
-        FloatVector r1 = add ? FloatVector.fromArray(F, c, o1) : z;
-        FloatVector r2 = add ? FloatVector.fromArray(F, c, o2) : z;
-        FloatVector r3 = add ? FloatVector.fromArray(F, c, o3) : z;
-        FloatVector r4 = add ? FloatVector.fromArray(F, c, o4) : z;
-        FloatVector r5 = add ? FloatVector.fromArray(F, c, o5) : z;
-        FloatVector r6 = add ? FloatVector.fromArray(F, c, o6) : z;
-        FloatVector r7 = add ? FloatVector.fromArray(F, c, o7) : z;
-        FloatVector r8 = add ? FloatVector.fromArray(F, c, o8) : z;
-        FloatVector r9 = add ? FloatVector.fromArray(F, c, o9) : z;
-        FloatVector r10 = add ? FloatVector.fromArray(F, c, o10) : z;
-        FloatVector r11 = add ? FloatVector.fromArray(F, c, o11) : z;
+        FloatVector r0a = add ? FloatVector.fromArray(F, c, o0) : z;
+        FloatVector r1a = add ? FloatVector.fromArray(F, c, o1) : z;
+        FloatVector r2a = add ? FloatVector.fromArray(F, c, o2) : z;
+        FloatVector r3a = add ? FloatVector.fromArray(F, c, o3) : z;
+        FloatVector r4a = add ? FloatVector.fromArray(F, c, o4) : z;
+        FloatVector r5a = add ? FloatVector.fromArray(F, c, o5) : z;
         for (int p = 0; p < kc; p++) {
-            int ap = aOff + p * aDepthStride;
-            FloatVector b = FloatVector.fromArray(F, pb, bOff + p * NR);
-            r0 = FloatVector.broadcast(F, pa[ap]).fma(b, r0);
-            r1 = FloatVector.broadcast(F, pa[ap + aRowStride]).fma(b, r1);
-            r2 = FloatVector.broadcast(F, pa[ap + 2 * aRowStride]).fma(b, r2);
-            r3 = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]).fma(b, r3);
-            r4 = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]).fma(b, r4);
-            r5 = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]).fma(b, r5);
-            r6 = FloatVector.broadcast(F, pa[ap + 6 * aRowStride]).fma(b, r6);
-            r7 = FloatVector.broadcast(F, pa[ap + 7 * aRowStride]).fma(b, r7);
-            r8 = FloatVector.broadcast(F, pa[ap + 8 * aRowStride]).fma(b, r8);
-            r9 = FloatVector.broadcast(F, pa[ap + 9 * aRowStride]).fma(b, r9);
-            r10 = FloatVector.broadcast(F, pa[ap + 10 * aRowStride]).fma(b, r10);
-            r11 = FloatVector.broadcast(F, pa[ap + 11 * aRowStride]).fma(b, r11);
+            int ap = aOff + p * aDepthStride, bp = bOff + p * NR;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bp);
+            FloatVector a;
+            a = FloatVector.broadcast(F, pa[ap]);  r0a = a.fma(b0, r0a);
+            a = FloatVector.broadcast(F, pa[ap + aRowStride]);  r1a = a.fma(b0, r1a);
+            a = FloatVector.broadcast(F, pa[ap + 2 * aRowStride]);  r2a = a.fma(b0, r2a);
+            a = FloatVector.broadcast(F, pa[ap + 3 * aRowStride]);  r3a = a.fma(b0, r3a);
+            a = FloatVector.broadcast(F, pa[ap + 4 * aRowStride]);  r4a = a.fma(b0, r4a);
+            a = FloatVector.broadcast(F, pa[ap + 5 * aRowStride]);  r5a = a.fma(b0, r5a);
         }
-        r0.intoArray(c, o0);
-        r1.intoArray(c, o1);
-        r2.intoArray(c, o2);
-        r3.intoArray(c, o3);
-        r4.intoArray(c, o4);
-        r5.intoArray(c, o5);
-        r6.intoArray(c, o6);
-        r7.intoArray(c, o7);
-        r8.intoArray(c, o8);
-        r9.intoArray(c, o9);
-        r10.intoArray(c, o10);
-        r11.intoArray(c, o11);
+        r0a.intoArray(c, o0);
+        r1a.intoArray(c, o1);
+        r2a.intoArray(c, o2);
+        r3a.intoArray(c, o3);
+        r4a.intoArray(c, o4);
+        r5a.intoArray(c, o5);
     }
 }

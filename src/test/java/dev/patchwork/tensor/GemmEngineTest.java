@@ -35,7 +35,8 @@ class GemmEngineTest {
                 new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2),
                 new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3),
         };
-        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9}};
+        int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9},
+                {2 * MR, NR + 2 * L, 9}, {MR, NR + 2 * L - 3, 6}};
         try (Arena arena = Arena.ofShared()) {
             for (GemmEngine.Plan plan : plans) {
                 for (int[] s : shapes) {
