@@ -53,6 +53,7 @@ public final class SystemBlas {
             return new Lookup(Optional.empty(), "no BLAS comparison: --blas-lib " + explicitPath
                     + " is not a file; give the path of a libopenblas.so / libblas.so");
         }
+        String spin = limitOpenBlasSpinning();
         List<String> tried = new ArrayList<>();
         for (String name : names) {
             SymbolLookup lookup;
@@ -78,10 +79,41 @@ public final class SystemBlas {
                     throw new IllegalStateException("openblas_set_num_threads failed in " + name + ": " + t, t);
                 }
             });
-            return new Lookup(Optional.of(new SystemBlas(name, sgemm)), "comparing with cblas_sgemm from " + name);
+            return new Lookup(Optional.of(new SystemBlas(name, sgemm)), "comparing with cblas_sgemm from " + name
+                    + " (" + spin + ")");
         }
         return new Lookup(Optional.empty(), "no BLAS comparison: could not load cblas_sgemm from " + String.join(", ", tried)
                 + "; install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0) or pass --blas-lib PATH");
+    }
+
+    /** The environment variable that bounds how long OpenBLAS's idle threads spin, and the value used. */
+    static final String SPIN_VARIABLE = "OPENBLAS_THREAD_TIMEOUT";
+    private static final String SPIN_VALUE = "4";
+
+    /**
+     * Makes OpenBLAS's idle threads sleep right after a call instead of spinning (by default for 2^28 cycles, about a
+     * tenth of a second): the benchmark alternates our call and OpenBLAS's, and a spinning OpenBLAS thread would take
+     * a core from our next call (measured: our medians fell by up to 40% on two cores, which made the ratio measure
+     * the interference rather than the kernels). OpenBLAS reads the variable when it is loaded, so it is set in this
+     * process's C environment (libc {@code setenv}, keeping a value the user set) before the library is opened.
+     * Returns a note for the report.
+     */
+    private static String limitOpenBlasSpinning() {
+        String set = System.getenv(SPIN_VARIABLE);
+        if (set != null) return SPIN_VARIABLE + "=" + set + " as given";
+        Linker linker = Linker.nativeLinker();
+        Optional<MemorySegment> setenv = linker.defaultLookup().find("setenv");
+        if (setenv.isEmpty()) return "could not set " + SPIN_VARIABLE + ": no setenv in the C library";
+        try (Arena arena = Arena.ofConfined()) {
+            MethodHandle h = linker.downcallHandle(setenv.get(), FunctionDescriptor.of(I, A, A, I));
+            int rc = (int) h.invokeExact(arena.allocateFrom(SPIN_VARIABLE), arena.allocateFrom(SPIN_VALUE), 0);
+            return rc == 0 ? SPIN_VARIABLE + "=" + SPIN_VALUE + ": its idle threads sleep between calls"
+                    : "could not set " + SPIN_VARIABLE + " (setenv returned " + rc + ")";
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("setenv(" + SPIN_VARIABLE + ") failed: " + t, t);
+        }
     }
 
     /** The library name or path the binding was loaded from. */

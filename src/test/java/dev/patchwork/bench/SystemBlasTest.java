@@ -31,6 +31,8 @@ class SystemBlasTest {
         }
         SystemBlas blas = lookup.blas().get();
         assertTrue(lookup.message().contains(blas.library()), lookup.message());
+        // OpenBLAS's idle threads are told not to spin between the benchmark's alternating calls
+        assertTrue(lookup.message().contains(SystemBlas.SPIN_VARIABLE + "="), lookup.message());
         SplittableRandom rnd = new SplittableRandom(42);
         for (int[] s : new int[][] {{1, 1, 1}, {13, 37, 129}, {50, 33, 17}, {96, 130, 256}}) {
             compare(blas, rnd, s[0], s[1], s[2]);
