@@ -1,59 +1,102 @@
 package dev.patchwork.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
 
 import static dev.patchwork.tensor.AttentionTiles.BLOCK;
 import static dev.patchwork.tensor.AttentionTiles.F;
-import static dev.patchwork.tensor.AttentionTiles.I;
 import static dev.patchwork.tensor.AttentionTiles.L;
 import static dev.patchwork.tensor.AttentionTiles.TILE;
 
 /**
- * Vector backward pass of {@link AttentionKernel}, in two passes that each own their outputs, so threads never add
- * into the same gradient and the result does not depend on the thread count.
+ * Vector backward pass of {@link AttentionKernel}: one pass over (kv head, block of keys in lanes), flash-attention 2
+ * style.
  * <ol>
- *   <li>dq pass, over (head, block of queries in lanes): recomputes p = exp(s − lse) tile by tile from the saved
- *       log-sum-exp, dp = dout·v, ds = p·(dp − Σ dout·out), and accumulates dq = scale·Σ ds·k. It also stores
- *       Σ dout·out per (query, head) for the second pass.</li>
- *   <li>dk/dv pass, over (kv head, block of keys in lanes): the same p and ds for every query that sees any key of the
- *       block (a list built once per call, since intervals may overlap arbitrarily), summed over the heads of the kv
- *       group: dv = Σ p·dout, dk = scale·Σ ds·q.</li>
+ *   <li>Σ dout·out per (query, head), a plain pass over the queries.</li>
+ *   <li>For every query that sees any key of the block (a list built once per call, since intervals may overlap
+ *       arbitrarily), tile by tile and summed over the heads of the kv group: p = exp(s − lse) recomputed from the
+ *       saved log-sum-exp, dp = dout·v, ds = p·(dp − Σ dout·out); dv = Σ p·dout and dk = scale·Σ ds·q accumulate in
+ *       the block's lanes, and each tile's dq = Σ ds·k (a natural-layout product, {@link AttentionTiles#naturalTile})
+ *       is added into a dq buffer of the chunk of work items running it.</li>
+ *   <li>dq += scale·(the chunks' buffers, summed in chunk order).</li>
  * </ol>
- * Recomputing the scores in both passes costs 7 instead of 5 head-dim products per visible (query, key) pair, the price
- * of race-free, order-fixed accumulation with every lane busy for any head dimension.
+ * This is 5 head-dim products per visible (query, key) pair. The previous design recomputed p and ds in a second pass
+ * over query blocks so that dq had a single writer: 7 products and twice the exponentials, which made the backward
+ * three times the forward (now about twice). Every dk and dv has one writer; the per-chunk dq buffers keep the result
+ * independent of scheduling, and for a fixed thread count bit-identical run to run. Across thread counts dq differs by
+ * float reassociation (the chunks' sums are added in a different grouping), as the README states.
  */
 final class AttentionBackward {
     private AttentionBackward() {}
 
     static void run(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom, int[] keyTo, float scale,
                     float[] out, float[] lse, float[] dout, float[] dq, float[] dk, float[] dv) {
-        int hd = s.headDim(), queries = s.queries();
+        int hd = s.headDim(), queries = s.queries(), heads = s.heads();
         AttentionScratch call = AttentionScratch.get(hd);
-        float[] delta = call.callDelta(queries * s.heads());
+        float[] delta = call.callDelta(queries * heads);
+        outputGradientDots(s, out, dout, delta);
 
-        int queryBlocks = (queries + BLOCK - 1) / BLOCK;
         int keys = AttentionKernel.keyRows(queries, keyFrom, keyTo);
+        if (keys == 0) return; // every interval empty: outputs were constants, no gradient reaches q, k or v
         int keyBlocks = (keys + BLOCK - 1) / BLOCK;
-        long[] prefix = call.costPrefix(Math.max(queryBlocks, keyBlocks));
-
-        AttentionForward.queryBlockCosts(queries, keyFrom, keyTo, prefix);
-        AttentionWork.run(s.heads(), queryBlocks, prefix, 3L * TILE * BLOCK * hd, hd, (h, b, w) ->
-                queryBlock(s, q, k, v, keyFrom, keyTo, scale, out, lse, dout, dq, delta, h, b * BLOCK, w));
-
-        if (keys == 0) return; // every interval empty: outputs were constants, no gradient reaches k or v
+        long[] prefix = call.costPrefix(keyBlocks);
         int[] start = call.keyBlockStart(keyBlocks);
         int[] list = listQueriesPerKeyBlock(queries, keyFrom, keyTo, keyBlocks, start, call);
-        int group = s.heads() / s.kvHeads();
+        int group = heads / s.kvHeads();
         prefix[0] = 0;
         for (int b = 0; b < keyBlocks; b++)
             prefix[b + 1] = prefix[b] + 1 + (long) group * ((start[b + 1] - start[b] + TILE - 1) / TILE);
-        AttentionWork.run(s.kvHeads(), keyBlocks, prefix, 4L * TILE * BLOCK * hd, hd, (g, b, w) ->
-                keyBlock(s, q, k, v, keyFrom, keyTo, scale, lse, dout, dk, dv, delta, start, list, keys, g, b, w));
+        long fmasPerUnit = 5L * TILE * BLOCK * hd;
+        int chunks = AttentionWork.chunks(s.kvHeads(), keyBlocks, prefix, fmasPerUnit);
+        int dqSize = queries * heads * hd;
+        float[][] dqChunks = call.dqChunks(chunks, dqSize);
+        AttentionWork.run(s.kvHeads(), keyBlocks, prefix, fmasPerUnit, hd, (g, b, w) ->
+                keyBlock(s, q, k, v, keyFrom, keyTo, scale, lse, dout, dk, dv, delta, start, list, keys, g, b,
+                        dqChunks[w.chunk], w));
+        addQueryGradients(s, scale, dqChunks, chunks, dq);
     }
+
+    /** {@code delta[i*heads + h] = Σ_d dout·out} of query i, head h (in order of d, as the scalar twin). */
+    private static void outputGradientDots(AttentionKernel.Shape s, float[] out, float[] dout, float[] delta) {
+        int hd = s.headDim(), heads = s.heads();
+        Parallel.RangeBody body = (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                for (int h = 0; h < heads; h++) {
+                    int ob = s.outOff() + i * s.outStride() + h * hd;
+                    float sum = 0f;
+                    for (int d = 0; d < hd; d++) sum += dout[ob + d] * out[ob + d];
+                    delta[i * heads + h] = sum;
+                }
+            }
+        };
+        long work = (long) s.queries() * heads * hd;
+        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
+    }
+
+    /** dq(i, h) += scale · Σ_c chunk c's sum, the chunks added in order. */
+    private static void addQueryGradients(AttentionKernel.Shape s, float scale, float[][] dqChunks, int chunks,
+                                          float[] dq) {
+        int hd = s.headDim(), heads = s.heads();
+        Parallel.RangeBody body = (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                for (int h = 0; h < heads; h++) {
+                    int qb = s.qOff() + i * s.qStride() + h * hd, pb = (i * heads + h) * hd;
+                    for (int d = 0; d < hd; d++) {
+                        float sum = dqChunks[0][pb + d];
+                        for (int c = 1; c < chunks; c++) sum += dqChunks[c][pb + d];
+                        dq[qb + d] += scale * sum;
+                    }
+                }
+            }
+        };
+        long work = (long) s.queries() * heads * hd * chunks;
+        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
+    }
+
+    /** Below this many element operations a plain pass over the queries runs on the calling thread. */
+    private static final long SERIAL_BELOW = 1 << 16;
 
     /**
      * For each block of {@link AttentionTiles#BLOCK} keys, the queries (ascending) whose non-empty interval meets it:
@@ -83,49 +126,10 @@ final class AttentionBackward {
         return list;
     }
 
-    /** dq pass for head {@code h} and the queries {@code [i0, i0 + BLOCK)} (in lanes). */
-    private static void queryBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
-                                   int[] keyTo, float scale, float[] out, float[] lse, float[] dout, float[] dq,
-                                   float[] delta, int h, int i0, AttentionScratch w) {
-        int hd = s.headDim(), heads = s.heads(), rows = Math.min(BLOCK, s.queries() - i0);
-        int kvh = h / (heads / s.kvHeads());
-        AttentionForward.laneIntervals(s.queries(), keyFrom, keyTo, i0, w);
-        int lo = w.lo, hi = w.hi, maxFrom = w.maxFrom, minTo = w.minTo;
-        for (int lane = 0; lane < BLOCK; lane++) {
-            int i = i0 + Math.min(lane, rows - 1), ob = s.outOff() + i * s.outStride() + h * hd;
-            float dsum = 0f;
-            for (int d = 0; d < hd; d++) dsum += dout[ob + d] * out[ob + d];
-            w.delta[lane] = dsum;
-            // an empty lane is masked on every key; 0 keeps exp(s − lse) finite before the mask zeroes it
-            w.lse[lane] = w.from[lane] < w.to[lane] ? lse[i * heads + h] : 0f;
-            if (lane < rows) delta[i * heads + h] = dsum;
-        }
-        if (lo >= hi) return; // every lane empty: dq gets nothing
-        AttentionForward.transposeRows(q, s.qOff() + h * hd, s.qStride(), i0, rows, hd, scale, w.aT);
-        AttentionForward.transposeRows(dout, s.outOff() + h * hd, s.outStride(), i0, rows, hd, 1f, w.bT);
-        Arrays.fill(w.accT, 0, hd * BLOCK, 0f);
-        int kBase = s.kOff() + kvh * hd, vBase = s.vOff() + kvh * hd;
-        for (int j = lo & -TILE; j < hi; j += TILE) {
-            boolean allSee = j >= maxFrom && j + TILE <= minTo;
-            if (!allSee && !AttentionForward.anyLaneSees(w, j)) continue;
-            AttentionForward.keyTileRows(j, lo, hi, kBase, s.kStride(), w.rowsA);
-            AttentionForward.keyTileRows(j, lo, hi, vBase, s.vStride(), w.rowsB);
-            AttentionTiles.dotTile(w.aT, k, w.rowsA, hd, w.tile);  // scores
-            AttentionTiles.dotTile(w.bT, v, w.rowsB, hd, w.tile2); // dout·v
-            queryLaneScoreGradients(w, j, allSee);
-            AttentionTiles.accumulateTile(w.accT, k, w.rowsA, hd, w.tile, null);
-        }
-        for (int lane = 0; lane < rows; lane++) {
-            if (w.from[lane] >= w.to[lane]) continue;
-            int qb = s.qOff() + (i0 + lane) * s.qStride() + h * hd;
-            for (int d = 0; d < hd; d++) dq[qb + d] += scale * w.accT[d * BLOCK + lane];
-        }
-    }
-
     /** dk/dv pass for kv head {@code g} and the keys {@code [kb·BLOCK, kb·BLOCK + BLOCK)} (in lanes). */
     private static void keyBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
                                  int[] keyTo, float scale, float[] lse, float[] dout, float[] dk, float[] dv,
-                                 float[] delta, int[] start, int[] list, int keys, int g, int kb,
+                                 float[] delta, int[] start, int[] list, int keys, int g, int kb, float[] dqSum,
                                  AttentionScratch w) {
         int first = start[kb], n = start[kb + 1] - first;
         if (n == 0) return;
@@ -141,6 +145,7 @@ final class AttentionBackward {
                     // a short last tile repeats its last query with an empty interval: it adds exact zeros
                     boolean live = u0 + t < n;
                     int i = list[first + Math.min(u0 + t, n - 1)];
+                    w.rowQuery[t] = live ? i : -1;
                     w.rowsA[t] = s.qOff() + i * s.qStride() + h * hd;
                     w.rowsB[t] = s.outOff() + i * s.outStride() + h * hd;
                     w.rowFrom[t] = live ? keyFrom[i] : 0;
@@ -153,6 +158,13 @@ final class AttentionBackward {
                 keyLaneScoreGradients(w, j0, scale);
                 AttentionTiles.accumulateTile(w.acc2T, dout, w.rowsB, hd, w.tile2, null); // dv += p·dout
                 AttentionTiles.accumulateTile(w.accT, q, w.rowsA, hd, w.tile, null);      // dk += ds·q
+                AttentionTiles.naturalTile(w.tile, k, s.kOff() + j0 * s.kStride() + g * hd, s.kStride(), rows, hd,
+                        w.dqTile);                                                         // dq = ds·k
+                for (int t = 0; t < TILE; t++) {
+                    if (w.rowQuery[t] < 0) continue;
+                    int base = (w.rowQuery[t] * heads + h) * hd, o = t * hd;
+                    for (int d = 0; d < hd; d++) dqSum[base + d] += w.dqTile[o + d];
+                }
             }
         }
         for (int lane = 0; lane < rows; lane++) {
@@ -161,25 +173,6 @@ final class AttentionBackward {
             for (int d = 0; d < hd; d++) {
                 dk[kRow + d] += scale * w.accT[d * BLOCK + lane];
                 dv[vRow + d] += w.acc2T[d * BLOCK + lane];
-            }
-        }
-    }
-
-    /**
-     * Lanes = queries: turns the scores in {@code w.tile} into ds = p·(dp − delta) with p = exp(score − lse), masked to
-     * 0 where a lane cannot see the key; {@code w.tile2} holds dp = dout·v.
-     */
-    private static void queryLaneScoreGradients(AttentionScratch w, int j, boolean allSee) {
-        for (int o = 0; o < BLOCK; o += L) { // the two vectors of the block
-            FloatVector from = FloatVector.fromArray(F, w.fromF, o), to = FloatVector.fromArray(F, w.toF, o);
-            FloatVector lse = FloatVector.fromArray(F, w.lse, o), delta = FloatVector.fromArray(F, w.delta, o);
-            for (int t = 0; t < TILE; t++) {
-                int at = t * BLOCK + o;
-                FloatVector p = AttentionTiles.exp(FloatVector.fromArray(F, w.tile, at).sub(lse));
-                // the lanes whose interval [from, to) holds key j + t (written out here, see AttentionTiles.sees)
-                if (!allSee) p = FloatVector.zero(F).blend(p, from.compare(VectorOperators.LE, (float) (j + t))
-                        .and(to.compare(VectorOperators.GT, (float) (j + t))));
-                p.mul(FloatVector.fromArray(F, w.tile2, at).sub(delta)).intoArray(w.tile, at);
             }
         }
     }

@@ -20,17 +20,22 @@ final class AttentionScratch {
             s.accT = new float[hd * BLOCK];
             s.acc2T = new float[hd * BLOCK];
         }
+        if (s.dqTile.length < hd * TILE) s.dqTile = new float[hd * TILE];
         return s;
     }
 
     // transposed blocks [hd][BLOCK] (see AttentionTiles)
     float[] aT = new float[0], bT = new float[0], accT = new float[0], acc2T = new float[0];
 
+    // the dq of a tile's rows, natural layout [TILE][hd] (see AttentionTiles.naturalTile)
+    float[] dqTile = new float[0];
+    /** The chunk of work items this thread is running (see AttentionWork): selects the chunk's dq sums. */
+    int chunk;
+
     // one tile [TILE][BLOCK]: scores, then probabilities or score gradients
     final float[] tile = new float[TILE * BLOCK], tile2 = new float[TILE * BLOCK];
     // per lane of a block
-    final float[] rescale = new float[BLOCK], max = new float[BLOCK], sum = new float[BLOCK], lse = new float[BLOCK];
-    final float[] delta = new float[BLOCK];
+    final float[] rescale = new float[BLOCK], max = new float[BLOCK], sum = new float[BLOCK];
     final int[] from = new int[BLOCK], to = new int[BLOCK];
     // the same intervals as floats (exact below 2^24 keys), for float-domain masks (see AttentionTiles.sees)
     final float[] fromF = new float[BLOCK], toF = new float[BLOCK];
@@ -39,11 +44,14 @@ final class AttentionScratch {
     final int[] rowsA = new int[TILE], rowsB = new int[TILE];
     final int[] rowFrom = new int[TILE], rowTo = new int[TILE];
     final float[] rowLse = new float[TILE], rowDelta = new float[TILE];
+    final int[] rowQuery = new int[TILE]; // the query of each row, -1 for a padding row
 
-    // call buffers: estimated cost prefix sums per block, Σ dout·out per (query, head), queries seeing each key block
+    // call buffers: estimated cost prefix sums per block, Σ dout·out per (query, head), queries seeing each key block,
+    // and the dq sums of each chunk of the backward pass
     private long[] costPrefix = new long[0];
     private float[] callDelta = new float[0];
     private int[] keyBlockStart = new int[0], keyBlockQueries = new int[0];
+    private float[][] dqChunks = new float[0][];
 
     long[] costPrefix(int blocks) {
         if (costPrefix.length < blocks + 1) costPrefix = new long[blocks + 1];
@@ -53,6 +61,16 @@ final class AttentionScratch {
     float[] callDelta(int n) {
         if (callDelta.length < n) callDelta = new float[n];
         return callDelta;
+    }
+
+    /** {@code chunks} buffers of at least {@code n} floats, the first {@code n} of each zeroed. */
+    float[][] dqChunks(int chunks, int n) {
+        if (dqChunks.length < chunks) dqChunks = java.util.Arrays.copyOf(dqChunks, chunks);
+        for (int c = 0; c < chunks; c++) {
+            if (dqChunks[c] == null || dqChunks[c].length < n) dqChunks[c] = new float[n];
+            else java.util.Arrays.fill(dqChunks[c], 0, n, 0f);
+        }
+        return dqChunks;
     }
 
     int[] keyBlockStart(int blocks) {

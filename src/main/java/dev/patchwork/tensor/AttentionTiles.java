@@ -142,6 +142,105 @@ final class AttentionTiles {
         }
     }
 
+    /**
+     * {@code dst[t*hd + d] = Σ_{r < rows} w[t*BLOCK + r] · x[xOff + r*xStride + d]} for the {@link #TILE} rows t and
+     * every {@code d < hd}, the terms added in order r = 0, 1, ...: the product of a tile of weights whose lanes are
+     * rows of x (keys) with x in its natural layout. The backward pass uses it for dq = ds·k, where the keys are the
+     * lanes: reducing across lanes instead would cost a horizontal sum per (row, component). Components go two
+     * vectors at a time (16 accumulators), so each broadcast weight feeds two FMAs; a ragged end goes one masked
+     * vector at a time.
+     */
+    static void naturalTile(float[] w, float[] x, int xOff, int xStride, int rows, int hd, float[] dst) {
+        int dc = 0;
+        for (; dc + 2 * L <= hd; dc += 2 * L) naturalChunk(w, x, xOff + dc, xStride, rows, hd, dc, dst);
+        for (; dc < hd; dc += L) naturalChunkMasked(w, x, xOff + dc, xStride, rows, hd, dc, dst);
+    }
+
+    /**
+     * Components {@code dc .. dc+2L} of {@link #naturalTile}. Kept apart from the masked tail: C2 compiles a kernel
+     * with intrinsics only if all its vector calls fit its inlining budget, and one method with both paths ran the
+     * library's boxed fallback (ten times slower).
+     */
+    private static void naturalChunk(float[] w, float[] x, int xOff, int xStride, int rows, int hd, int dc,
+                                     float[] dst) {
+        // sN: components dc..dc+L-1 of tile row N, uN: the next L
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        FloatVector u0 = s0, u1 = s0, u2 = s0, u3 = s0, u4 = s0, u5 = s0, u6 = s0, u7 = s0;
+        for (int r = 0; r < rows; r++) {
+            int xb = xOff + r * xStride;
+            FloatVector a = FloatVector.fromArray(F, x, xb), b = FloatVector.fromArray(F, x, xb + L);
+            FloatVector w0 = FloatVector.broadcast(F, w[r]);
+            s0 = w0.fma(a, s0);
+            u0 = w0.fma(b, u0);
+            FloatVector w1 = FloatVector.broadcast(F, w[BLOCK + r]);
+            s1 = w1.fma(a, s1);
+            u1 = w1.fma(b, u1);
+            FloatVector w2 = FloatVector.broadcast(F, w[2 * BLOCK + r]);
+            s2 = w2.fma(a, s2);
+            u2 = w2.fma(b, u2);
+            FloatVector w3 = FloatVector.broadcast(F, w[3 * BLOCK + r]);
+            s3 = w3.fma(a, s3);
+            u3 = w3.fma(b, u3);
+            FloatVector w4 = FloatVector.broadcast(F, w[4 * BLOCK + r]);
+            s4 = w4.fma(a, s4);
+            u4 = w4.fma(b, u4);
+            FloatVector w5 = FloatVector.broadcast(F, w[5 * BLOCK + r]);
+            s5 = w5.fma(a, s5);
+            u5 = w5.fma(b, u5);
+            FloatVector w6 = FloatVector.broadcast(F, w[6 * BLOCK + r]);
+            s6 = w6.fma(a, s6);
+            u6 = w6.fma(b, u6);
+            FloatVector w7 = FloatVector.broadcast(F, w[7 * BLOCK + r]);
+            s7 = w7.fma(a, s7);
+            u7 = w7.fma(b, u7);
+        }
+        s0.intoArray(dst, dc);
+        u0.intoArray(dst, dc + L);
+        s1.intoArray(dst, hd + dc);
+        u1.intoArray(dst, hd + dc + L);
+        s2.intoArray(dst, 2 * hd + dc);
+        u2.intoArray(dst, 2 * hd + dc + L);
+        s3.intoArray(dst, 3 * hd + dc);
+        u3.intoArray(dst, 3 * hd + dc + L);
+        s4.intoArray(dst, 4 * hd + dc);
+        u4.intoArray(dst, 4 * hd + dc + L);
+        s5.intoArray(dst, 5 * hd + dc);
+        u5.intoArray(dst, 5 * hd + dc + L);
+        s6.intoArray(dst, 6 * hd + dc);
+        u6.intoArray(dst, 6 * hd + dc + L);
+        s7.intoArray(dst, 7 * hd + dc);
+        u7.intoArray(dst, 7 * hd + dc + L);
+    }
+
+    /**
+     * One vector of components {@code dc ..} of {@link #naturalTile}, the lanes past {@code hd} masked off. The mask is
+     * made here: a mask passed to a method the JIT does not inline is boxed on the heap.
+     */
+    private static void naturalChunkMasked(float[] w, float[] x, int xOff, int xStride, int rows, int hd, int dc,
+                                           float[] dst) {
+        VectorMask<Float> m = F.indexInRange(dc, hd);
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        for (int r = 0; r < rows; r++) {
+            FloatVector a = FloatVector.fromArray(F, x, xOff + r * xStride, m);
+            s0 = FloatVector.broadcast(F, w[r]).fma(a, s0);
+            s1 = FloatVector.broadcast(F, w[BLOCK + r]).fma(a, s1);
+            s2 = FloatVector.broadcast(F, w[2 * BLOCK + r]).fma(a, s2);
+            s3 = FloatVector.broadcast(F, w[3 * BLOCK + r]).fma(a, s3);
+            s4 = FloatVector.broadcast(F, w[4 * BLOCK + r]).fma(a, s4);
+            s5 = FloatVector.broadcast(F, w[5 * BLOCK + r]).fma(a, s5);
+            s6 = FloatVector.broadcast(F, w[6 * BLOCK + r]).fma(a, s6);
+            s7 = FloatVector.broadcast(F, w[7 * BLOCK + r]).fma(a, s7);
+        }
+        s0.intoArray(dst, dc, m);
+        s1.intoArray(dst, hd + dc, m);
+        s2.intoArray(dst, 2 * hd + dc, m);
+        s3.intoArray(dst, 3 * hd + dc, m);
+        s4.intoArray(dst, 4 * hd + dc, m);
+        s5.intoArray(dst, 5 * hd + dc, m);
+        s6.intoArray(dst, 6 * hd + dc, m);
+        s7.intoArray(dst, 7 * hd + dc, m);
+    }
+
     /*
      * Masks of the lanes whose key interval [from, to) holds key j are written out at their call sites rather than in
      * a helper here: when the JIT did not inline such a helper into the (large) tile loops, the compiled helper saw

@@ -30,7 +30,7 @@ final class AttentionWork {
         int items = groups * blocks;
         if (items == 0) return;
         long total = prefix[blocks] * groups;
-        int chunks = total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
+        int chunks = chunks(groups, blocks, prefix, fmasPerUnit);
         Chunks body = CHUNKS.get();
         body.set(groups, blocks, prefix, hd, item, total, chunks);
         try {
@@ -38,6 +38,16 @@ final class AttentionWork {
         } finally {
             body.set(0, 0, null, 0, null, 0, 0);
         }
+    }
+
+    /**
+     * How many chunks {@link #run} splits these items into (chunk {@code c} runs on thread {@code c}, and its items see
+     * {@code c} in {@link AttentionScratch#chunk}): 1 when the work is too small to share, else one per thread.
+     */
+    static int chunks(int groups, int blocks, long[] prefix, long fmasPerUnit) {
+        int items = groups * blocks;
+        long total = prefix[blocks] * groups;
+        return items == 0 ? 0 : total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
     }
 
     /** The split of the items, as one reusable object per calling thread: a capturing lambda would allocate per call. */
@@ -60,6 +70,7 @@ final class AttentionWork {
         @Override
         public void run(int c, int s, int e) {
             AttentionScratch scratch = AttentionScratch.get(hd);
+            scratch.chunk = c;
             int end = firstItemReaching(total * (c + 1) / chunks, groups, blocks, prefix);
             for (int x = firstItemReaching(total * c / chunks, groups, blocks, prefix); x < end; x++)
                 item.run(x / blocks, x % blocks, scratch);
