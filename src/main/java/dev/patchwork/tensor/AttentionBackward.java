@@ -126,7 +126,10 @@ final class AttentionBackward {
         return list;
     }
 
-    /** dk/dv pass for kv head {@code g} and the keys {@code [kb·BLOCK, kb·BLOCK + BLOCK)} (in lanes). */
+    /**
+     * Backward for kv head {@code g} and the keys {@code [kb·BLOCK, kb·BLOCK + BLOCK)} (in lanes): dk and dv of these
+     * keys, and the dq terms of every query that sees them, added into {@code dqSum} (this chunk's).
+     */
     private static void keyBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
                                  int[] keyTo, float scale, float[] lse, float[] dout, float[] dk, float[] dv,
                                  float[] delta, int[] start, int[] list, int keys, int g, int kb, float[] dqSum,

@@ -40,7 +40,7 @@ final class AttentionScratch {
     // the same intervals as floats (exact below 2^24 keys), for float-domain masks (see AttentionTiles.sees)
     final float[] fromF = new float[BLOCK], toF = new float[BLOCK];
     int lo, hi, maxFrom, minTo; // see AttentionForward.laneIntervals
-    // per row of a tile: where its components start, and its interval, lse and delta (dk/dv pass)
+    // per row of a tile: where its components start, and its interval, lse and delta (backward pass)
     final int[] rowsA = new int[TILE], rowsB = new int[TILE];
     final int[] rowFrom = new int[TILE], rowTo = new int[TILE];
     final float[] rowLse = new float[TILE], rowDelta = new float[TILE];

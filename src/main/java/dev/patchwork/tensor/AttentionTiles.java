@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * The two tile primitives every vector attention pass is built from, plus a lane-wise {@code exp}.
  *
  * <p>A "transposed block" holds the {@link #BLOCK} rows of one side in lanes: {@code aT[d*BLOCK + r]} is component
- * {@code d} of row {@code r} (rows are queries in the forward and dq passes, keys in the dk/dv pass). A "tile" is
+ * {@code d} of row {@code r} (rows are queries in the forward pass, keys in the backward pass). A "tile" is
  * {@link #TILE} rows of the other side in a natural-layout array, row {@code t} starting at {@code rows[t]} (any offsets
  * and strides, so q, k, v may be slices of one fused QKV buffer). Each component of a tile row is broadcast and
  * multiplied into all the block's lanes: every loop is full-width whatever the head dimension (6 or 128), with no
