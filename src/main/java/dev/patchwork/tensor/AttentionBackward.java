@@ -24,7 +24,7 @@ import static dev.patchwork.tensor.AttentionTiles.TILE;
  * </ol>
  * This is 5 head-dim products per visible (query, key) pair. The previous design recomputed p and ds in a second pass
  * over query blocks so that dq had a single writer: 7 products and twice the exponentials, which made the backward
- * three times the forward (now about twice). Every dk and dv has one writer; the per-chunk dq buffers keep the result
+ * three times the forward (now 2.2–2.4 times). Every dk and dv has one writer; the per-chunk dq buffers keep the result
  * independent of scheduling, and for a fixed thread count bit-identical run to run. Across thread counts dq differs by
  * float reassociation (the chunks' sums are added in a different grouping), as the README states.
  */

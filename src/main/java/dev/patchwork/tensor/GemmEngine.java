@@ -312,14 +312,17 @@ final class GemmEngine {
      * Whether the kernel reads full row tiles of A in place, from the caller's array, instead of from a packed copy.
      * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, a transposition), paid
      * once per A element but amortised over the columns that reuse it; reading in place costs the kernel 1 to 4%
-     * (measured), unless the rows of a panel are a multiple of 1 KB apart, where they compete for the same L1 sets and
-     * the kernel loses up to 40%. So: in place for narrow column blocks with an unaligned leading dimension. This holds
-     * for A stored transposed too (dYᵀ in dYᵀ·X: six consecutive values per depth step): one thread, 8192×384×128
-     * dYᵀ·X ran at 81 GFLOP/s reading it in place against 67 packing it.
+     * (measured). So: in place for narrow column blocks. Row-major A reads MR = 6 rows at once, which fit in the 8
+     * ways of an L1 set even when they are a multiple of 4 KB apart (with the earlier 12-row tile such rows thrashed
+     * and the kernel lost up to 40%, so aligned A was packed: one thread, 1024×768×256 dY·W went from 79 to 90 GFLOP/s
+     * and 8192×2048×512 from 85 to 94 when it is read in place). A stored transposed (dYᵀ in dYᵀ·X) touches one line
+     * per depth step; when its leading dimension is a multiple of 1 KB all those lines share a few L1 sets, so it is
+     * packed then (in place it lost about 5% at 8192×2048×512), and read in place otherwise (one thread, 8192×384×128
+     * dYᵀ·X: 81 GFLOP/s in place against 67 packed).
      */
     private static boolean readAInPlace(Task t) {
-        int lda = Math.max(t.aRowStride, t.aDepthStride);
-        return t.ncb <= IN_PLACE_A_MAX_COLS && lda % 256 != 0;
+        if (t.ncb > IN_PLACE_A_MAX_COLS) return false;
+        return t.aDepthStride == 1 || t.aDepthStride % 256 != 0;
     }
 
     /**
