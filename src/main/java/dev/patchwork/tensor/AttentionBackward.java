@@ -165,8 +165,12 @@ final class AttentionBackward {
                         w.dqTile);                                                         // dq = ds·k
                 for (int t = 0; t < TILE; t++) {
                     if (w.rowQuery[t] < 0) continue;
-                    int base = (w.rowQuery[t] * heads + h) * hd, o = t * hd;
-                    for (int d = 0; d < hd; d++) dqSum[base + d] += w.dqTile[o + d];
+                    int base = (w.rowQuery[t] * heads + h) * hd, o = t * hd, d = 0;
+                    for (; d <= hd - L; d += L) {
+                        FloatVector.fromArray(F, dqSum, base + d).add(FloatVector.fromArray(F, w.dqTile, o + d))
+                                .intoArray(dqSum, base + d);
+                    }
+                    for (; d < hd; d++) dqSum[base + d] += w.dqTile[o + d];
                 }
             }
         }
