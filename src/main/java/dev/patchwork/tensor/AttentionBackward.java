@@ -19,7 +19,8 @@ import static dev.patchwork.tensor.AttentionTiles.TILE;
  *       arbitrarily), tile by tile and summed over the heads of the kv group: p = exp(s − lse) recomputed from the
  *       saved log-sum-exp, dp = dout·v, ds = p·(dp − Σ dout·out); dv = Σ p·dout and dk = scale·Σ ds·q accumulate in
  *       the block's lanes, and each tile's dq = Σ ds·k (a natural-layout product, {@link AttentionTiles#naturalTile})
- *       is added into a dq buffer of the chunk of work items running it.</li>
+ *       is added into a dq buffer of the chunk of work items running it (covering only the queries its key blocks
+ *       reach: the buffers total about the queries plus a window per chunk).</li>
  *   <li>dq += scale·(the chunks' buffers, summed in chunk order).</li>
  * </ol>
  * This is 5 head-dim products per visible (query, key) pair. The previous design recomputed p and ds in a second pass
@@ -50,12 +51,35 @@ final class AttentionBackward {
             prefix[b + 1] = prefix[b] + 1 + (long) group * ((start[b + 1] - start[b] + TILE - 1) / TILE);
         long fmasPerUnit = 5L * TILE * BLOCK * hd;
         int chunks = AttentionWork.chunks(s.kvHeads(), keyBlocks, prefix, fmasPerUnit);
-        int dqSize = queries * heads * hd;
-        float[][] dqChunks = call.dqChunks(chunks, dqSize);
+        int[] span = querySpans(s.kvHeads(), keyBlocks, prefix, start, list, chunks, call);
+        float[][] dqChunks = call.dqChunks(chunks, span, heads * hd);
         AttentionWork.run(s.kvHeads(), keyBlocks, prefix, fmasPerUnit, hd, (g, b, w) ->
                 keyBlock(s, q, k, v, keyFrom, keyTo, scale, lse, dout, dk, dv, delta, start, list, keys, g, b,
-                        dqChunks[w.chunk], w));
-        addQueryGradients(s, scale, dqChunks, chunks, dq);
+                        dqChunks[w.chunk], span[2 * w.chunk], w));
+        addQueryGradients(s, scale, dqChunks, span, chunks, dq);
+    }
+
+    /**
+     * The queries whose dq each chunk of work items adds to: {@code [span[2c], span[2c+1])} for chunk c, the union of
+     * its key blocks' query lists. A chunk's dq sums cover only that span, so they total about the queries plus one
+     * window per chunk, not a full copy of dq per thread.
+     */
+    private static int[] querySpans(int groups, int keyBlocks, long[] prefix, int[] start, int[] list, int chunks,
+                                    AttentionScratch call) {
+        int[] span = call.querySpans(chunks);
+        for (int c = 0; c < chunks; c++) {
+            int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+            int x1 = AttentionWork.firstItem(c + 1, chunks, groups, keyBlocks, prefix);
+            for (int x = AttentionWork.firstItem(c, chunks, groups, keyBlocks, prefix); x < x1; x++) {
+                int b = x % keyBlocks;
+                if (start[b] == start[b + 1]) continue;
+                lo = Math.min(lo, list[start[b]]); // lists are ascending
+                hi = Math.max(hi, list[start[b + 1] - 1] + 1);
+            }
+            span[2 * c] = lo < hi ? lo : 0;
+            span[2 * c + 1] = lo < hi ? hi : 0;
+        }
+        return span;
     }
 
     /** {@code delta[i*heads + h] = Σ_d dout·out} of query i, head h (in order of d, as the scalar twin). */
@@ -75,23 +99,25 @@ final class AttentionBackward {
         Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
     }
 
-    /** dq(i, h) += scale · Σ_c chunk c's sum, the chunks added in order. */
-    private static void addQueryGradients(AttentionKernel.Shape s, float scale, float[][] dqChunks, int chunks,
-                                          float[] dq) {
-        int hd = s.headDim(), heads = s.heads();
+    /** dq(i, h) += scale · Σ_c chunk c's sum, over the chunks whose span holds query i, added in chunk order. */
+    private static void addQueryGradients(AttentionKernel.Shape s, float scale, float[][] dqChunks, int[] span,
+                                          int chunks, float[] dq) {
+        int hd = s.headDim(), heads = s.heads(), width = heads * hd;
         Parallel.RangeBody body = (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
-                for (int h = 0; h < heads; h++) {
-                    int qb = s.qOff() + i * s.qStride() + h * hd, pb = (i * heads + h) * hd;
-                    for (int d = 0; d < hd; d++) {
-                        float sum = dqChunks[0][pb + d];
-                        for (int c = 1; c < chunks; c++) sum += dqChunks[c][pb + d];
-                        dq[qb + d] += scale * sum;
-                    }
+                int first = -1;
+                for (int c = 0; c < chunks && first < 0; c++) if (span[2 * c] <= i && i < span[2 * c + 1]) first = c;
+                if (first < 0) continue; // no key reaches this query
+                int qb = s.qOff() + i * s.qStride();
+                for (int x = 0; x < width; x++) {
+                    float sum = dqChunks[first][(i - span[2 * first]) * width + x];
+                    for (int c = first + 1; c < chunks; c++)
+                        if (span[2 * c] <= i && i < span[2 * c + 1]) sum += dqChunks[c][(i - span[2 * c]) * width + x];
+                    dq[qb + x] += scale * sum;
                 }
             }
         };
-        long work = (long) s.queries() * heads * hd * chunks;
+        long work = (long) s.queries() * width * chunks;
         Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
     }
 
@@ -128,12 +154,13 @@ final class AttentionBackward {
 
     /**
      * Backward for kv head {@code g} and the keys {@code [kb·BLOCK, kb·BLOCK + BLOCK)} (in lanes): dk and dv of these
-     * keys, and the dq terms of every query that sees them, added into {@code dqSum} (this chunk's).
+     * keys, and the dq terms of every query that sees them, added into {@code dqSum} (this chunk's, whose row 0 is
+     * query {@code dqFirst}).
      */
     private static void keyBlock(AttentionKernel.Shape s, float[] q, float[] k, float[] v, int[] keyFrom,
                                  int[] keyTo, float scale, float[] lse, float[] dout, float[] dk, float[] dv,
                                  float[] delta, int[] start, int[] list, int keys, int g, int kb, float[] dqSum,
-                                 AttentionScratch w) {
+                                 int dqFirst, AttentionScratch w) {
         int first = start[kb], n = start[kb + 1] - first;
         if (n == 0) return;
         int hd = s.headDim(), heads = s.heads(), group = heads / s.kvHeads();
@@ -165,7 +192,7 @@ final class AttentionBackward {
                         w.dqTile);                                                         // dq = ds·k
                 for (int t = 0; t < TILE; t++) {
                     if (w.rowQuery[t] < 0) continue;
-                    int base = (w.rowQuery[t] * heads + h) * hd, o = t * hd, d = 0;
+                    int base = ((w.rowQuery[t] - dqFirst) * heads + h) * hd, o = t * hd, d = 0;
                     for (; d <= hd - L; d += L) {
                         FloatVector.fromArray(F, dqSum, base + d).add(FloatVector.fromArray(F, w.dqTile, o + d))
                                 .intoArray(dqSum, base + d);

@@ -52,6 +52,7 @@ final class AttentionScratch {
     private float[] callDelta = new float[0];
     private int[] keyBlockStart = new int[0], keyBlockQueries = new int[0];
     private float[][] dqChunks = new float[0][];
+    private int[] querySpans = new int[0];
 
     long[] costPrefix(int blocks) {
         if (costPrefix.length < blocks + 1) costPrefix = new long[blocks + 1];
@@ -63,14 +64,23 @@ final class AttentionScratch {
         return callDelta;
     }
 
-    /** {@code chunks} buffers of at least {@code n} floats, the first {@code n} of each zeroed. */
-    float[][] dqChunks(int chunks, int n) {
+    /**
+     * {@code chunks} buffers, buffer c holding at least {@code (span[2c+1] − span[2c]) · width} floats, that many of
+     * each zeroed.
+     */
+    float[][] dqChunks(int chunks, int[] span, int width) {
         if (dqChunks.length < chunks) dqChunks = java.util.Arrays.copyOf(dqChunks, chunks);
         for (int c = 0; c < chunks; c++) {
+            int n = (span[2 * c + 1] - span[2 * c]) * width;
             if (dqChunks[c] == null || dqChunks[c].length < n) dqChunks[c] = new float[n];
             else java.util.Arrays.fill(dqChunks[c], 0, n, 0f);
         }
         return dqChunks;
+    }
+
+    int[] querySpans(int chunks) {
+        if (querySpans.length < 2 * chunks) querySpans = new int[2 * chunks];
+        return querySpans;
     }
 
     int[] keyBlockStart(int blocks) {

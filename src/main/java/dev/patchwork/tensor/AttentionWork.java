@@ -50,6 +50,11 @@ final class AttentionWork {
         return items == 0 ? 0 : total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
     }
 
+    /** The first item of chunk {@code c} of {@code chunks} (chunk c runs items {@code [firstItem(c), firstItem(c+1))}). */
+    static int firstItem(int c, int chunks, int groups, int blocks, long[] prefix) {
+        return firstItemReaching(prefix[blocks] * groups * c / chunks, groups, blocks, prefix);
+    }
+
     /** The split of the items, as one reusable object per calling thread: a capturing lambda would allocate per call. */
     private static final class Chunks implements Parallel.ChunkBody {
         private int groups, blocks, hd, chunks;
