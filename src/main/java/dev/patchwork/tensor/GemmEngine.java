@@ -316,13 +316,14 @@ final class GemmEngine {
      * ways of an L1 set even when they are a multiple of 4 KB apart (with the earlier 12-row tile such rows thrashed
      * and the kernel lost up to 40%, so aligned A was packed: one thread, 1024×768×256 dY·W went from 79 to 90 GFLOP/s
      * and 8192×2048×512 from 85 to 94 when it is read in place). A stored transposed (dYᵀ in dYᵀ·X) touches one line
-     * per depth step; when its leading dimension is a multiple of 1 KB all those lines share a few L1 sets, so it is
-     * packed then (in place it lost about 5% at 8192×2048×512), and read in place otherwise (one thread, 8192×384×128
-     * dYᵀ·X: 81 GFLOP/s in place against 67 packed).
+     * per depth step; when its leading dimension is a multiple of 4 KB all those lines fall in one L1 set, so it is
+     * packed then (in place it lost about 5% at 8192×2048×512), and read in place otherwise, a multiple of 1 KB (four
+     * sets) included (one thread: 8192×384×128 dYᵀ·X 81 GFLOP/s in place against 67 packed; 4706×256×128 78–82
+     * against 73; 1024×768×256 92–94 against 88–91).
      */
     private static boolean readAInPlace(Task t) {
         if (t.ncb > IN_PLACE_A_MAX_COLS) return false;
-        return t.aDepthStride == 1 || t.aDepthStride % 256 != 0;
+        return t.aDepthStride == 1 || t.aDepthStride % 1024 != 0;
     }
 
     /**
