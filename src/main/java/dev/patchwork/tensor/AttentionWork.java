@@ -7,8 +7,9 @@ package dev.patchwork.tensor;
  * total cost: causal attention makes late query blocks far dearer than early ones, so equal item counts would leave
  * threads idle.
  *
- * <p>Every item writes only its own outputs, computed the same way whichever thread runs it, so the split changes
- * speed, never results.
+ * <p>Every item writes only its own outputs, computed the same way whichever thread runs it, except the backward's dq
+ * terms, which each chunk sums on its own ({@link AttentionScratch#chunk}; see {@code AttentionBackward}): the split
+ * depends only on the costs and the thread count, so a fixed thread count gives the same results every run.
  */
 final class AttentionWork {
     /** One work item. */
@@ -29,14 +30,13 @@ final class AttentionWork {
     static void run(int groups, int blocks, long[] prefix, long fmasPerUnit, int hd, Item item) {
         int items = groups * blocks;
         if (items == 0) return;
-        long total = prefix[blocks] * groups;
         int chunks = chunks(groups, blocks, prefix, fmasPerUnit);
         Chunks body = CHUNKS.get();
-        body.set(groups, blocks, prefix, hd, item, total, chunks);
+        body.set(groups, blocks, prefix, hd, item, chunks);
         try {
             Parallel.forChunks(chunks, chunks, body);
         } finally {
-            body.set(0, 0, null, 0, null, 0, 0);
+            body.set(0, 0, null, 0, null, 0);
         }
     }
 
@@ -60,15 +60,13 @@ final class AttentionWork {
         private int groups, blocks, hd, chunks;
         private long[] prefix;
         private Item item;
-        private long total;
 
-        void set(int groups, int blocks, long[] prefix, int hd, Item item, long total, int chunks) {
+        void set(int groups, int blocks, long[] prefix, int hd, Item item, int chunks) {
             this.groups = groups;
             this.blocks = blocks;
             this.prefix = prefix;
             this.hd = hd;
             this.item = item;
-            this.total = total;
             this.chunks = chunks;
         }
 
@@ -76,8 +74,8 @@ final class AttentionWork {
         public void run(int c, int s, int e) {
             AttentionScratch scratch = AttentionScratch.get(hd);
             scratch.chunk = c;
-            int end = firstItemReaching(total * (c + 1) / chunks, groups, blocks, prefix);
-            for (int x = firstItemReaching(total * c / chunks, groups, blocks, prefix); x < end; x++)
+            int end = firstItem(c + 1, chunks, groups, blocks, prefix);
+            for (int x = firstItem(c, chunks, groups, blocks, prefix); x < end; x++)
                 item.run(x / blocks, x % blocks, scratch);
         }
     }
