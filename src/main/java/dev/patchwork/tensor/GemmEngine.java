@@ -62,6 +62,8 @@ final class GemmEngine {
     private static final class Workspace {
         float[] a = new float[0];
         final float[] tile = new float[MR * NR];
+        /** 16 columns × 16 depth steps of a transposed B, contiguous, for {@link Transpose16}. */
+        final float[] block16 = new float[256];
 
         float[] a(int floats) {
             if (a.length < floats) a = new float[floats];
@@ -461,15 +463,36 @@ final class GemmEngine {
         }
     }
 
-    /** B stored column-major (depth contiguous, i.e. a transposed weight): read each column once, write with stride NR. */
+    /**
+     * B stored column-major (depth contiguous, i.e. a transposed weight). With 512-bit vectors, 16 columns × 16 depth
+     * steps at a time are copied into a small contiguous block and transposed in registers ({@link Transpose16}); the
+     * ragged rest, and every other species, reads each column once and writes with stride NR.
+     */
     private static void packBColumns(Task t, int p0, int k, int j, int cols, float[] dst, int base) {
+        int blockCols = 0, blockDepth = 0;
+        if (Transpose16.AVAILABLE) {
+            blockCols = cols / 16 * 16;
+            blockDepth = k / 16 * 16;
+            float[] block = WORKSPACE.get().block16;
+            for (int c = 0; c < blockCols; c += 16) {
+                for (int p = 0; p < blockDepth; p += 16) {
+                    for (int i = 0; i < 16; i++) {
+                        long src = t.bOff + (long) (j + c + i) * t.bColStride + p0 + p;
+                        if (t.bArr != null) FloatVector.fromArray(F, t.bArr, (int) src).intoArray(block, 16 * i);
+                        else FloatVector.fromMemorySegment(F, t.bSeg, src * Float.BYTES, ORDER).intoArray(block, 16 * i);
+                    }
+                    Transpose16.block(block, dst, base + p * NR + c, NR);
+                }
+            }
+        }
         for (int c = 0; c < cols; c++) {
             long src = t.bOff + (long) (j + c) * t.bColStride + p0;
+            int from = c < blockCols ? blockDepth : 0; // the blocks above covered [0, blockDepth) of these columns
             if (t.bArr != null) {
                 int s = (int) src;
-                for (int p = 0; p < k; p++) dst[base + p * NR + c] = t.bArr[s + p];
+                for (int p = from; p < k; p++) dst[base + p * NR + c] = t.bArr[s + p];
             } else {
-                for (int p = 0; p < k; p++) dst[base + p * NR + c] = t.bSeg.getAtIndex(LE, src + p);
+                for (int p = from; p < k; p++) dst[base + p * NR + c] = t.bSeg.getAtIndex(LE, src + p);
             }
         }
         if (cols < NR) {
