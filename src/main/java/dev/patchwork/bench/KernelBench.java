@@ -76,7 +76,7 @@ public final class KernelBench {
         List<Map<String, Object>> results = new ArrayList<>();
         for (Shape s : shapes) {
             for (String form : FORMS) {
-                double[][] timed = measure(s, form, lib, quick ? 3 : 7, quick ? 0.02 : 0.1);
+                double[][] timed = measure(s, form, lib, quick ? 3 : 7, quick ? 0.02 : 0.1, quick ? 0.3 : 1.0);
                 double[] gflops = timed[0];
                 double median = median(gflops), best = Arrays.stream(gflops).max().orElse(0);
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -127,7 +127,7 @@ public final class KernelBench {
             MemorySegment w = arena.allocate(bytes, 64);
             for (long i = 0; i < (long) n * k; i++) w.setAtIndex(F32, i, (float) (rnd.nextDouble() - 0.5));
             Runnable call = () -> Matmul.xwT(y, 0, x, 0, w, 0, 1, n, k, false);
-            warmUp(call);
+            warmUp(call, 0.3);
             for (int r = 0; r < repeats; r++) {
                 int calls = 5;
                 long t0 = System.nanoTime();
@@ -151,7 +151,8 @@ public final class KernelBench {
      * {@code blas} is given, {@code [1]} of the system BLAS on native copies of the same inputs, repetition {@code i}
      * timed right after ours.
      */
-    private static double[][] measure(Shape s, String form, SystemBlas blas, int repeats, double secondsPerRepeat) {
+    private static double[][] measure(Shape s, String form, SystemBlas blas, int repeats, double secondsPerRepeat,
+                                      double warmupSeconds) {
         SplittableRandom rnd = new SplittableRandom(1);
         int m = s.m(), n = s.n(), k = s.k();
         float[] x = random(rnd, m * k), dy = random(rnd, m * n), y = new float[m * n], dx = new float[m * k];
@@ -176,11 +177,11 @@ public final class KernelBench {
                     default -> () -> blas.dyTx(ndw, ndy, nx, m, n, k);
                 };
             }
-            warmUp(ours);
+            warmUp(ours, warmupSeconds);
             int oursCalls = callsFor(ours, secondsPerRepeat);
             int theirCalls = 0;
             if (theirs != null) {
-                warmUp(theirs);
+                warmUp(theirs, 0.3);
                 theirCalls = callsFor(theirs, secondsPerRepeat);
             }
             double[][] gflops = new double[2][repeats];
@@ -200,13 +201,17 @@ public final class KernelBench {
     }
 
     /**
-     * Runs the call until C2 has compiled what it uses: at least 0.3 s, then until a batch of calls is no longer
-     * clearly faster than the one before (at most 5 s). Interpreted or C1 code does not intrinsify the Vector API and
-     * runs a hundred times slower, and on a busy machine the compiler threads can take seconds to get there.
+     * Runs the call until C2 has compiled what it uses: at least {@code minSeconds}, then until two batches of 0.1 s in a
+     * row are no longer clearly faster than the best so far (at most 5 s). Interpreted or C1 code does not intrinsify
+     * the Vector API and runs many times slower, and on a busy machine the compiler threads can take seconds to get
+     * there. The full run waits at least a second: a shape that takes a branch no earlier shape took (768×128×352's
+     * 32-wide last panel) deoptimises the engine's compiled tile loop, and after 0.3 s and one flat batch the old rule
+     * sometimes measured the re-profiling plateau (that dYᵀ·X at 85–93 GFLOP/s instead of 155–175, in 2 of 3 JVMs).
      */
-    private static void warmUp(Runnable call) {
-        long start = System.nanoTime(), limit = start + 5_000_000_000L;
-        double previous = Double.MAX_VALUE;
+    private static void warmUp(Runnable call, double minSeconds) {
+        long start = System.nanoTime(), limit = start + 5_000_000_000L, min = (long) (minSeconds * 1e9);
+        double best = Double.MAX_VALUE;
+        int flat = 0;
         while (System.nanoTime() < limit) {
             long t0 = System.nanoTime();
             int n = 0;
@@ -215,8 +220,9 @@ public final class KernelBench {
                 n++;
             }
             double perCall = (System.nanoTime() - t0) / (double) n;
-            if (System.nanoTime() - start > 300_000_000L && perCall > 0.95 * previous) return;
-            previous = Math.min(previous, perCall);
+            flat = perCall > 0.95 * best ? flat + 1 : 0;
+            best = Math.min(best, perCall);
+            if (System.nanoTime() - start > min && flat >= 2) return;
         }
     }
 
