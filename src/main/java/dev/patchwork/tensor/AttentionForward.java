@@ -34,7 +34,7 @@ final class AttentionForward {
     }
 
     /** Prefix sums of the estimated cost of each query block: 1 + the key tiles its lanes' intervals span. */
-    static void queryBlockCosts(int queries, int[] keyFrom, int[] keyTo, long[] prefix) {
+    private static void queryBlockCosts(int queries, int[] keyFrom, int[] keyTo, long[] prefix) {
         int blocks = (queries + BLOCK - 1) / BLOCK;
         prefix[0] = 0;
         for (int b = 0; b < blocks; b++) {

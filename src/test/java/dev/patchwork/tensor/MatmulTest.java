@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * enough that a wrong or missing term (of typical size Σ|a·b|/K) fails for every K used here.
  */
 class MatmulTest {
-    /** Ragged sizes around the vector length (16 at 512 bits), the tile sizes (12 × 32) and the block sizes. */
+    /** Ragged sizes around the vector length (16 at 512 bits), the tile sizes (6 × 64, last panels 16 or 32 wide) and the block sizes. */
     private static final int[] SIZES = {1, 3, 17, 31, 33, 100, 257};
     private static final double U = Math.ulp(1f) / 2;
 
