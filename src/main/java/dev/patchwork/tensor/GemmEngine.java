@@ -19,9 +19,10 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * {@link Matmul} maps its three training forms onto this one engine.
  *
  * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns, B is packed for all
- * depth steps into {@code kc × NR} panels (the threads share this: each packs some panels, then all compute); each
- * thread then takes a contiguous range of {@code MR × NR} output tiles and, per depth block of {@code kc} steps and row
- * block of {@code mc}, runs {@link GemmKernel#multiply} on every tile. Packing B is the only place that reads the
+ * depth steps into {@code kc × NR} panels; per depth block of {@code kc} steps and row block of {@code mc},
+ * {@link GemmKernel#multiply} then runs on every {@code MR × NR} output tile. Two threads or more share the output by
+ * rows (they pack each block of B together, then each takes a contiguous range of tiles) or by columns (each packs
+ * and computes its own range of column panels): {@link Split} says which. Packing B is the only place that reads the
  * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
  * is packed into {@code kc × MR} panels only where that pays; for narrow outputs the kernel reads it in place at its
  * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
@@ -29,7 +30,7 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
  * most {@value #KC_MAX} steps (a 6-row A panel is then at most 9 KB, within L1, and is reused across a whole L2
  * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
- * the packed B block under 16 MB. Work is split across the {@link Parallel} team by output tiles; problems below
+ * the packed B block under 16 MB. Problems below
  * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
  * more than it saves.
  *
@@ -58,16 +59,24 @@ final class GemmEngine {
     private static final ValueLayout.OfFloat LE = F32;
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 
-    /** Per-thread buffers (packed A block, edge tile), grown on demand and then reused: steady-state calls do not allocate. */
+    /** Per-thread buffers (packed A and B blocks, edge tile), grown on demand and then reused: steady-state calls do not allocate. */
     private static final class Workspace {
         float[] a = new float[0];
         final float[] tile = new float[MR * NR];
         /** 16 columns × 16 depth steps of a transposed B, contiguous, for {@link Transpose16}. */
         final float[] block16 = new float[256];
 
+        /** This thread's packed block of B (all depth steps of a block of columns). */
+        float[] b = new float[0];
+
         float[] a(int floats) {
             if (a.length < floats) a = new float[floats];
             return a;
+        }
+
+        float[] b(int floats) {
+            if (b.length < floats) b = new float[floats];
+            return b;
         }
     }
 
@@ -77,15 +86,52 @@ final class GemmEngine {
     private GemmEngine() {}
 
     /**
+     * How the threads share one call's output. Either way each thread packs the part of B it needs into a buffer of
+     * its own and reads A in place or packs it privately too, so the only data the threads share is read-only input.
+     * An earlier version packed B once, together (each thread some panels), into one shared buffer: every call then
+     * rewrote lines the other core had read in the previous call, each write first took its line back from that core's
+     * cache, and when the host put the two vCPUs on different core complexes, packing 768×352 floats took 270 µs per
+     * thread instead of 20 (768×128×352 dYᵀ·X at 100 GFLOP/s instead of 165). Packing privately costs each thread a
+     * full pass over B instead of a share of one; measured with both versions alternating, private packing was 13–33%
+     * faster on the training shapes (K = 128…352) and equal on 8192×2048×512.
+     */
+    enum Split {
+        /** Each thread takes a contiguous range of output tiles in row-major order and packs all of B. */
+        ROWS,
+        /** Each thread takes a contiguous range of column panels, all rows, and packs only its part of B. */
+        COLUMNS;
+
+        /**
+         * Rows, unless the output has so few rows that packing all of B would cost each thread more than about 5% of
+         * its arithmetic (packing a value costs about 6 multiply-adds, and each thread does {@code rows / threads}
+         * multiply-adds per value of B), and whole column panels share the columns within 10%.
+         */
+        static Split choose(int rows, int cols, int threads) {
+            if (threads < 2 || rows >= 120 * threads) return ROWS;
+            int widest = 0;
+            for (int part = 0; part < threads; part++) {
+                widest = Math.max(widest, columnSplit(cols, threads, part + 1) - columnSplit(cols, threads, part));
+            }
+            return widest <= 1.1 * cols / threads ? COLUMNS : ROWS;
+        }
+    }
+
+    /**
      * How one call is cut up: depth block {@code kc}, row block {@code mc} (a multiple of MR), column block {@code nc}
      * and the part of it swept per A panel {@code ns} (multiples of NR), and how many threads share the work.
      */
-    record Plan(int kc, int mc, int nc, int ns, int threads) {
+    record Plan(int kc, int mc, int nc, int ns, int threads, Split split) {
         Plan {
             if (kc < 1 || mc < MR || mc % MR != 0 || ns < NR || ns % NR != 0 || nc < ns || nc % NR != 0 || threads < 1)
                 throw new IllegalArgumentException("bad GEMM plan " + kc + "/" + mc + "/" + nc + "/" + ns + "/" + threads
                         + ": need kc >= 1, mc a multiple of " + MR + ", ns and nc multiples of " + NR
                         + ", nc >= ns, threads >= 1");
+            java.util.Objects.requireNonNull(split, "split");
+        }
+
+        /** The same blocks on {@code threads} threads, split {@code split}. */
+        Plan with(int threads, Split split) {
+            return new Plan(kc, mc, nc, ns, threads, split);
         }
 
         static Plan of(int rows, int cols, int depth) {
@@ -96,7 +142,7 @@ final class GemmEngine {
             ns = Math.min(ns, nc);
             long fmas = (long) rows * cols * depth;
             int threads = fmas < PARALLEL_MIN_FMAS ? 1 : Parallel.threads();
-            return new Plan(kc, mc, nc, ns, threads);
+            return new Plan(kc, mc, nc, ns, threads, Split.choose(rows, cols, threads));
         }
     }
 
@@ -138,17 +184,6 @@ final class GemmEngine {
             recentShapes[3 * i + 2] = depth;
             return recentPlans[i] = Plan.of(rows, cols, depth);
         }
-        /** The column block being computed: columns {@code [jc, jc+ncb)}, all depth steps. */
-        int jc, ncb;
-        /** True while the team packs B (phase 1 of a block); false while it computes tiles (phase 2). */
-        boolean packing;
-        /**
-         * The packed B block (all depth steps of the column block: depth block {@code pc} starts at
-         * {@code pc * roundUp(ncb, NR)}, its panel of columns {@code q..q+NR} at {@code q * kcb} within that), shared
-         * by the whole team; owned by the calling thread, grown on demand.
-         */
-        float[] packedB = new float[0];
-
         Task a(float[] a, int off, int rowStride, int depthStride) {
             this.a = a;
             aOff = off;
@@ -175,22 +210,18 @@ final class GemmEngine {
             return this;
         }
 
-        /** Part {@code part} of {@code parts} of the current phase of the current column block. */
+        /** Part {@code part} of {@code parts}: its share of the output, by {@link Plan#split()}. */
         @Override
         public void run(int part, int start, int end) {
-            if (packing) {
-                // Units of packing work: one NR-column panel of one depth block each.
-                int panels = ceilDiv(ncb, NR), units = ceilDiv(depth, plan.kc()) * panels;
-                int u1 = Parallel.chunkStart(units, parts, part + 1);
-                for (int u = Parallel.chunkStart(units, parts, part); u < u1; u++) {
-                    int pc = u / panels * plan.kc(), q = u % panels * NR;
-                    int kcb = Math.min(plan.kc(), depth - pc);
-                    packB(this, pc, kcb, jc + q, Math.min(NR, ncb - q), packedB, pc * roundUp(ncb, NR) + q * kcb);
-                }
-            } else {
-                int tiles = ceilDiv(rows, MR) * ceilDiv(ncb, NR);
-                computeTiles(this, Parallel.chunkStart(tiles, parts, part), Parallel.chunkStart(tiles, parts, part + 1),
-                        WORKSPACE.get());
+            Workspace ws = WORKSPACE.get();
+            if (plan.split() == Split.COLUMNS) {
+                computeColumns(this, columnSplit(cols, parts, part), columnSplit(cols, parts, part + 1), ws);
+                return;
+            }
+            for (int jc = 0; jc < cols; jc += plan.nc()) {
+                int ncb = Math.min(plan.nc(), cols - jc), tiles = ceilDiv(rows, MR) * ceilDiv(ncb, NR);
+                int t0 = Parallel.chunkStart(tiles, parts, part), t1 = Parallel.chunkStart(tiles, parts, part + 1);
+                if (t0 < t1) computeTiles(this, jc, ncb, packB(this, jc, ncb, ws), t0, t1, ws);
             }
         }
 
@@ -218,9 +249,8 @@ final class GemmEngine {
     }
 
     /**
-     * Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop). Per block of
-     * columns and depth: the team packs B together (each thread a share of the panels), then each thread computes a
-     * contiguous range of tiles in row-major tile order, packing the rows of A that its tiles need.
+     * Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop), its output shared
+     * by the team as {@link Plan#split()} says.
      */
     static void run(Task t, Plan plan) {
         try {
@@ -231,29 +261,51 @@ final class GemmEngine {
             }
             t.plan = plan;
             boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
-            t.parts = shareable ? Math.min(plan.threads(), Parallel.threads()) : 1;
-            for (int jc = 0; jc < t.cols; jc += plan.nc()) {
-                t.jc = jc;
-                t.ncb = Math.min(plan.nc(), t.cols - jc);
-                int packed = roundUp(t.ncb, NR) * t.depth;
-                if (t.packedB.length < packed) t.packedB = new float[packed];
-                int tiles = ceilDiv(t.rows, MR) * ceilDiv(t.ncb, NR);
-                int parts = Math.min(t.parts, tiles);
-                if (parts == 1) {
-                    for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-                        packB(t, pc, Math.min(plan.kc(), t.depth - pc), jc, t.ncb, t.packedB, pc * roundUp(t.ncb, NR));
-                    }
-                    computeTiles(t, 0, tiles, WORKSPACE.get());
-                } else {
-                    t.packing = true; // phase 1: the team packs B; phase 2: the team computes tiles
-                    Parallel.forChunks(t.parts, t.parts, t);
-                    t.packing = false;
-                    Parallel.forChunks(t.parts, t.parts, t);
-                }
-            }
+            int parts = shareable ? Math.min(plan.threads(), Parallel.threads()) : 1;
+            if (plan.split() == Split.COLUMNS) parts = Math.min(parts, ceilDiv(t.cols, NR));
+            t.parts = parts;
+            if (parts == 1) t.run(0, 0, 1);
+            else Parallel.forChunks(parts, parts, t);
         } finally {
             t.release();
         }
+    }
+
+    /**
+     * Columns {@code [c0, c1)} of C, all rows, on this thread, one column block at a time. {@code c0} is a multiple
+     * of NR, so the tiles are those of the whole product.
+     */
+    private static void computeColumns(Task t, int c0, int c1, Workspace ws) {
+        for (int jc = c0; jc < c1; jc += t.plan.nc()) {
+            int ncb = Math.min(t.plan.nc(), c1 - jc);
+            computeTiles(t, jc, ncb, packB(t, jc, ncb, ws), 0, ceilDiv(t.rows, MR) * ceilDiv(ncb, NR), ws);
+        }
+    }
+
+    /**
+     * Packs columns {@code [jc, jc+ncb)} of B, all depth steps, into this thread's buffer: depth block {@code pc}
+     * starts at {@code pc * roundUp(ncb, NR)}, its panel of columns {@code q..q+NR} at {@code q * kcb} within that.
+     */
+    private static float[] packB(Task t, int jc, int ncb, Workspace ws) {
+        int padded = roundUp(ncb, NR);
+        float[] pb = ws.b(padded * t.depth);
+        for (int pc = 0; pc < t.depth; pc += t.plan.kc()) {
+            packB(t, pc, Math.min(t.plan.kc(), t.depth - pc), jc, ncb, pb, pc * padded);
+        }
+        return pb;
+    }
+
+    /**
+     * Start column of part {@code part} of {@code parts} contiguous column ranges, at panel (NR) boundaries, balanced
+     * by the work of each panel (a narrow last panel runs a narrower kernel: it counts as the vectors it computes).
+     */
+    static int columnSplit(int cols, int parts, int part) {
+        if (part <= 0) return 0;
+        if (part >= parts) return cols;
+        int full = cols / NR, lastVectors = ceilDiv(cols - full * NR, L);
+        double work = 4.0 * full + (lastVectors <= 2 ? lastVectors : 4); // in vectors: a full panel is four
+        int boundary = (int) Math.round(work * part / parts / 4); // in panels, nearest to this part's share
+        return Math.min(cols, boundary * NR);
     }
 
     /**
@@ -267,17 +319,18 @@ final class GemmEngine {
     private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
 
     /**
-     * Computes tiles {@code [t0, t1)} of the current column block on this thread; tile {@code i} is row tile
+     * Computes tiles {@code [t0, t1)} of the column block {@code [jc, jc+ncb)}, whose B is packed in {@code packedB},
+     * on this thread; tile {@code i} is row tile
      * {@code i / colTiles}, column tile {@code i % colTiles}. Depth is taken in blocks of {@code kc} (partial sums
      * added into C in depth order) and, within each, rows in blocks of {@code mc} (A packed once per pair): depth
      * outermost, so packing reads the source rows of a depth block while they are hot, and deep products (dyTx over
      * thousands of rows) stream their inputs once. Columns go in sweeps of {@code ns} (the part of packed B that stays
      * in L2 while every A panel passes over it); within a sweep each A panel (in L1) meets every B panel.
      */
-    private static void computeTiles(Task t, int t0, int t1, Workspace ws) {
+    private static void computeTiles(Task t, int jc, int ncb, float[] packedB, int t0, int t1, Workspace ws) {
         if (t0 >= t1) return;
         Plan plan = t.plan;
-        int colTiles = ceilDiv(t.ncb, NR), paddedCols = roundUp(t.ncb, NR);
+        int colTiles = ceilDiv(ncb, NR), paddedCols = roundUp(ncb, NR);
         int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
         for (int pc = 0; pc < t.depth; pc += plan.kc()) {
             int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
@@ -286,10 +339,10 @@ final class GemmEngine {
                 int mcb = Math.min(plan.mc(), rowEnd - ic);
                 float[] pa = ws.a(roundUp(mcb, MR) * kcb);
                 // Full row tiles are read in place when that beats copying them (see readAInPlace); the rest is packed.
-                int inPlace = readAInPlace(t) ? mcb / MR * MR : 0;
+                int inPlace = readAInPlace(t, ncb) ? mcb / MR * MR : 0;
                 if (inPlace < mcb) packA(t, ic + inPlace, mcb - inPlace, pc, kcb, pa);
-                for (int js = 0; js < t.ncb; js += plan.ns()) {
-                    int jsEnd = Math.min(t.ncb, js + plan.ns());
+                for (int js = 0; js < ncb; js += plan.ns()) {
+                    int jsEnd = Math.min(ncb, js + plan.ns());
                     for (int ir = 0; ir < mcb; ir += MR) {
                         int rowTile = (ic + ir) / MR;
                         // Only this thread's tiles: clip the sweep to [t0, t1) in row-major tile order.
@@ -301,8 +354,8 @@ final class GemmEngine {
                                 : (ir - inPlace) * kcb;
                         int rowStride = direct ? t.aRowStride : 1, depthStride = direct ? t.aDepthStride : MR;
                         for (int jr = j0; jr < j1; jr += NR) {
-                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, t.packedB, bBlock + jr * kcb,
-                                    ic + ir, Math.min(MR, mcb - ir), t.jc + jr, Math.min(NR, t.ncb - jr), add);
+                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, packedB, bBlock + jr * kcb,
+                                    ic + ir, Math.min(MR, mcb - ir), jc + jr, Math.min(NR, ncb - jr), add);
                         }
                     }
                 }
@@ -323,8 +376,8 @@ final class GemmEngine {
      * sets) included (one thread: 8192×384×128 dYᵀ·X 81 GFLOP/s in place against 67 packed; 4706×256×128 78–82
      * against 73; 1024×768×256 92–94 against 88–91).
      */
-    private static boolean readAInPlace(Task t) {
-        if (t.ncb > IN_PLACE_A_MAX_COLS) return false;
+    private static boolean readAInPlace(Task t, int ncb) {
+        if (ncb > IN_PLACE_A_MAX_COLS) return false;
         return t.aDepthStride == 1 || t.aDepthStride % 1024 != 0;
     }
 

@@ -6,11 +6,14 @@ import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.Test;
 
+import static dev.patchwork.tensor.GemmEngine.Split.COLUMNS;
+import static dev.patchwork.tensor.GemmEngine.Split.ROWS;
 import static dev.patchwork.tensor.GemmKernel.L;
 import static dev.patchwork.tensor.GemmKernel.MR;
 import static dev.patchwork.tensor.GemmKernel.NR;
 import static dev.patchwork.tensor.ParameterBuffer.F32;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,10 +33,12 @@ class GemmEngineTest {
     void tinyBlocksGiveTheExactProductForEveryLayout() {
         SplittableRandom rnd = new SplittableRandom(1);
         GemmEngine.Plan[] plans = {
-                new GemmEngine.Plan(5, MR, NR, NR, 1),
-                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR, 2),
-                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2),
-                new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3),
+                new GemmEngine.Plan(5, MR, NR, NR, 1, ROWS),
+                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR, 2, ROWS),
+                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2, ROWS),
+                new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3, ROWS),
+                new GemmEngine.Plan(7, 2 * MR, 2 * NR, NR, 2, COLUMNS),
+                new GemmEngine.Plan(9, MR, NR, NR, 3, COLUMNS),
         };
         int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9},
                 {2 * MR, NR + 2 * L, 9}, {MR, NR + 2 * L - 3, 6}};
@@ -95,28 +100,54 @@ class GemmEngineTest {
         assertTrue(before == c0[0], what + ": element before C was overwritten");
     }
 
-    /** Each tile is computed the same way whichever thread runs it: results do not depend on the thread count. */
+    /**
+     * Each tile is computed the same way whichever thread runs it: results do not depend on the thread count or on
+     * how the threads split the output.
+     */
     @Test
-    void resultsAreBitIdenticalForOneAndTwoThreads() {
+    void resultsAreBitIdenticalForAnyThreadCountAndSplit() {
         SplittableRandom rnd = new SplittableRandom(2);
         int rows = 100, cols = 300, depth = 500;
         float[] a = random(rnd, rows * depth), b = random(rnd, depth * cols);
-        float[] one = new float[rows * cols], two = new float[rows * cols];
-        for (float[] c : new float[][] {one, two}) {
+        GemmEngine.Plan p = GemmEngine.Plan.of(rows, cols, depth);
+        GemmEngine.Plan[] plans = {p.with(1, ROWS), p.with(2, ROWS), p.with(2, COLUMNS), p.with(3, COLUMNS)};
+        float[] first = null;
+        for (GemmEngine.Plan plan : plans) {
+            float[] c = new float[rows * cols];
             GemmEngine.Task t = GemmEngine.task(rows, cols, depth).a(a, 0, depth, 1).b(b, null, 0, 1, depth)
                     .c(c, null, 0, cols, false);
-            GemmEngine.Plan p = GemmEngine.Plan.of(rows, cols, depth);
-            GemmEngine.run(t, new GemmEngine.Plan(p.kc(), p.mc(), p.nc(), p.ns(), c == one ? 1 : 2));
+            GemmEngine.run(t, plan);
+            if (first == null) first = c;
+            else assertArrayEquals(first, c, plan.toString());
         }
-        assertArrayEquals(one, two);
+    }
+
+    /** Column ranges start on panel boundaries, cover every column once, and share the panels' work evenly. */
+    @Test
+    void columnSplitsAreBalancedAtPanelBoundaries() {
+        for (int cols : new int[] {1, L, NR, NR + L, 3 * NR, 5 * NR + 2 * L, 11 * NR + 1, 16 * NR}) {
+            for (int parts = 1; parts <= 4; parts++) {
+                int prev = 0;
+                assertEquals(0, GemmEngine.columnSplit(cols, parts, 0));
+                assertEquals(cols, GemmEngine.columnSplit(cols, parts, parts));
+                for (int part = 1; part <= parts; part++) {
+                    int start = GemmEngine.columnSplit(cols, parts, part);
+                    assertTrue(start >= prev && (start % NR == 0 || start == cols), cols + "/" + parts + ": " + start);
+                    // No part has more than its share plus one panel.
+                    assertTrue(start - prev <= GemmEngine.ceilDiv(cols, parts) + NR, cols + "/" + parts + ": " + start);
+                    prev = start;
+                }
+            }
+        }
+        assertEquals(3 * NR, GemmEngine.columnSplit(5 * NR + 2 * L, 2, 1)); // 352 columns: 192 + 160 with 16 lanes
     }
 
     @Test
     void plansWithMisalignedBlocksAreRejected() {
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR, 1));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1, 1));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR, 1));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR, 1, ROWS));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1, 1, ROWS));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR, 1, ROWS));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 0, ROWS));
     }
 
     @Test
