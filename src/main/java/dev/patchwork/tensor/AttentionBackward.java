@@ -71,7 +71,7 @@ final class AttentionBackward {
             int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
             int x1 = AttentionWork.firstItem(c + 1, chunks, groups, keyBlocks, prefix);
             for (int x = AttentionWork.firstItem(c, chunks, groups, keyBlocks, prefix); x < x1; x++) {
-                int b = x % keyBlocks;
+                int b = AttentionWork.block(x, groups);
                 if (start[b] == start[b + 1]) continue;
                 lo = Math.min(lo, list[start[b]]); // lists are ascending
                 hi = Math.max(hi, list[start[b + 1] - 1] + 1);
