@@ -12,13 +12,26 @@ import java.util.Map;
 final class TrainStepTiming {
     private TrainStepTiming() {}
 
-    /** Median seconds of {@code steps} timed calls of {@code step}, after {@code warmupSteps} untimed ones. */
+    /**
+     * Untimed steps run for at least this long (and at least the requested count): C2 needs a few seconds to compile
+     * every kernel of a step, and ten byte-LM steps (0.3 s) ended long before that, so the timed steps still included
+     * interpreted and C1 code (median 20,000–22,000 bytes/s instead of about 25,000 in the same build).
+     */
+    static final long MIN_WARMUP_NANOS = 3_000_000_000L;
+
+    /**
+     * Median seconds of {@code steps} timed calls of {@code step}, after at least {@code warmupSteps} untimed ones and
+     * at least {@link #MIN_WARMUP_NANOS} of them ({@code warmupSteps = 0}: none).
+     */
     static double medianSeconds(int warmupSteps, int steps, Runnable step) {
+        long warmupStart = System.nanoTime();
+        for (int s = 0; s < warmupSteps || (warmupSteps > 0 && System.nanoTime() - warmupStart < MIN_WARMUP_NANOS); s++)
+            step.run();
         double[] times = new double[steps];
-        for (int s = -warmupSteps; s < steps; s++) {
+        for (int s = 0; s < steps; s++) {
             long t0 = System.nanoTime();
             step.run();
-            if (s >= 0) times[s] = (System.nanoTime() - t0) / 1e9;
+            times[s] = (System.nanoTime() - t0) / 1e9;
         }
         Arrays.sort(times);
         return times[steps / 2];

@@ -74,7 +74,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seq-len", description = "Default: the model's max_seqlen.") Integer seqLen;
         @Option(names = "--patch-size", description = "BLT: mean bytes per patch of the random rows.") Double patchSize;
         @Option(names = "--steps", defaultValue = "30") int steps;
-        @Option(names = "--warmup-steps", defaultValue = "10") int warmup;
+        @Option(names = "--warmup-steps", defaultValue = "10", description = "Untimed steps first: at least this "
+                + "many, and for at least 3 s so that the JIT has compiled every kernel (0: none; default: ${DEFAULT-VALUE}).")
+        int warmup;
         @Option(names = "--profile", description = "Then time --steps more steps per layer kind (embedding, attention, "
                 + "feed-forward, norms, output and loss, optimizer; forward/backward).") boolean profile;
         @Option(names = "--json") boolean json;

@@ -80,7 +80,7 @@ public final class SelfAttention {
         this.mask = mask;
         WeightOps.xwTFused(qkv, 0, x, 0, p, qkvParts, rows, dim, false);
         // q and k heads are adjacent in each fused row, so one call rotates both
-        for (int b = 0; b < B; b++) RopeKernel.apply(qkv, b * T * qkvWidth, qkvWidth, T, heads + kvHeads, 0, rope, false);
+        RopeKernel.applyPerSequence(qkv, qkvWidth, B, T, heads + kvHeads, rope, false);
         AttentionKernel.forward(shape(rows), qkv, qkv, qkv, mask.from, mask.to, scale, att, lse);
         WeightOps.xwT(out, 0, att, 0, p, wo, rows, dim, heads * hd, accumulate);
     }
@@ -93,7 +93,7 @@ public final class SelfAttention {
         Matmul.dyW(datt, 0, dOut, 0, p.segment(), p.offset(wo), rows, dim, heads * hd, false);
         Arrays.fill(dqkv, 0, rows * qkvWidth, 0f);
         AttentionKernel.backward(shape(rows), qkv, qkv, qkv, mask.from, mask.to, scale, att, lse, datt, dqkv, dqkv, dqkv);
-        for (int b = 0; b < B; b++) RopeKernel.apply(dqkv, b * T * qkvWidth, qkvWidth, T, heads + kvHeads, 0, rope, true);
+        RopeKernel.applyPerSequence(dqkv, qkvWidth, B, T, heads + kvHeads, rope, true);
         // the forward's q and k were rotated in place; dW needs only x, which the caller kept
         Matmul.dyTx(g.segment(), wq.offset(), dqkv, 0, x, 0, rows, qkvWidth, dim);
         Matmul.dyW(dx, 0, dqkv, 0, p.segment(), p.offset(wq), rows, qkvWidth, dim, true);

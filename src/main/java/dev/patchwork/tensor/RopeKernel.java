@@ -29,7 +29,21 @@ public final class RopeKernel {
     public static void apply(float[] x, int off, int stride, int rows, int heads, int startPos, RopeTable table,
                              boolean inverse) {
         if (Simd.SCALAR) applyScalar(x, off, stride, rows, heads, startPos, table, inverse);
-        else applyVector(x, off, stride, rows, heads, startPos, table, inverse);
+        else applyVector(x, off, stride, rows, rows, heads, startPos, table, inverse);
+    }
+
+    /**
+     * Rotates a batch of {@code sequences} sequences of {@code T} consecutive rows each, starting at row 0 of
+     * {@code x}, positions restarting at 0 in every sequence (row r has position {@code r % T}): the same as one
+     * {@link #apply} per sequence, in one pass over the team instead of one hand-off per sequence.
+     */
+    public static void applyPerSequence(float[] x, int stride, int sequences, int T, int heads, RopeTable table,
+                                        boolean inverse) {
+        if (Simd.SCALAR) {
+            for (int b = 0; b < sequences; b++) applyScalar(x, b * T * stride, stride, T, heads, 0, table, inverse);
+        } else {
+            applyVector(x, 0, stride, sequences * T, T, heads, 0, table, inverse);
+        }
     }
 
     public static void applyScalar(float[] x, int off, int stride, int rows, int heads, int startPos,
@@ -52,32 +66,34 @@ public final class RopeKernel {
         }
     }
 
-    static void applyVector(float[] x, int off, int stride, int rows, int heads, int startPos, RopeTable table,
-                            boolean inverse) {
-        checkPositions(rows, startPos, table);
+    /** Rows {@code [0, rows)} at {@code off}; row r has position {@code startPos + r % period}. */
+    static void applyVector(float[] x, int off, int stride, int rows, int period, int heads, int startPos,
+                            RopeTable table, boolean inverse) {
+        checkPositions(Math.min(rows, period), startPos, table);
         int hd = table.headDim();
         Rows body = ROWS.get();
-        body.set(x, off, stride, heads, startPos, table, inverse);
+        body.set(x, off, stride, heads, startPos, Math.max(1, period), table, inverse);
         try {
             ParallelRows.forRows(rows, (long) heads * hd, body);
         } finally {
-            body.set(null, 0, 0, 0, 0, null, false);
+            body.set(null, 0, 0, 0, 0, 1, null, false);
         }
     }
 
     /** The row loop as one reusable object per calling thread: a capturing lambda would allocate per call. */
     private static final class Rows implements Parallel.RangeBody {
         private float[] x;
-        private int off, stride, heads, startPos;
+        private int off, stride, heads, startPos, period;
         private RopeTable table;
         private boolean inverse;
 
-        void set(float[] x, int off, int stride, int heads, int startPos, RopeTable table, boolean inverse) {
+        void set(float[] x, int off, int stride, int heads, int startPos, int period, RopeTable table, boolean inverse) {
             this.x = x;
             this.off = off;
             this.stride = stride;
             this.heads = heads;
             this.startPos = startPos;
+            this.period = period;
             this.table = table;
             this.inverse = inverse;
         }
@@ -86,7 +102,8 @@ public final class RopeKernel {
         public void run(int r0, int r1) {
             int hd = table.headDim();
             for (int r = r0; r < r1; r++) {
-                for (int h = 0; h < heads; h++) rotateHead(x, off + r * stride + h * hd, startPos + r, table, inverse);
+                int pos = startPos + r % period;
+                for (int h = 0; h < heads; h++) rotateHead(x, off + r * stride + h * hd, pos, table, inverse);
             }
         }
     }

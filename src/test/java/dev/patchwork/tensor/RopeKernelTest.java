@@ -37,7 +37,7 @@ class RopeKernelTest {
         float[] x = randomFloats(rnd, off + rows * stride, 1);
         float[] scalar = x.clone(), vector = x.clone();
         RopeKernel.applyScalar(scalar, off, stride, rows, heads, startPos, table, inverse);
-        RopeKernel.applyVector(vector, off, stride, rows, heads, startPos, table, inverse);
+        RopeKernel.applyVector(vector, off, stride, rows, rows, heads, startPos, table, inverse);
         assertArrayEquals(scalar, vector, "hd " + hd + ", heads " + heads + ", inverse " + inverse);
         for (int r = 0; r < rows; r++) {
             for (int k = heads * hd; k < stride; k++) {
@@ -45,6 +45,24 @@ class RopeKernelTest {
                 assertEquals(x[at], vector[at], "value between rows changed at " + at);
             }
         }
+    }
+
+    /** A batch in one pass equals one call per sequence, positions restarting at 0 in each (exactly, as the twin). */
+    @Test
+    void perSequenceBatchEqualsOneCallPerSequence() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int hd = 32, heads = 3, stride = heads * hd + 5, T = 37, sequences = 5;
+        RopeTable table = new RopeTable(hd, 64, 10000.0);
+        for (boolean inverse : new boolean[] {false, true}) {
+            float[] batch = new float[sequences * T * stride];
+            for (int i = 0; i < batch.length; i++) batch[i] = (float) (rnd.nextDouble() * 2 - 1);
+            float[] each = batch.clone();
+            RopeKernel.applyPerSequence(batch, stride, sequences, T, heads, table, inverse);
+            for (int b = 0; b < sequences; b++) RopeKernel.applyScalar(each, b * T * stride, stride, T, heads, 0, table, inverse);
+            assertArrayEquals(each, batch);
+        }
+        float[] tooLong = new float[2 * 65 * stride];
+        assertThrows(IllegalArgumentException.class, () -> RopeKernel.applyPerSequence(tooLong, stride, 2, 65, heads, table, false));
     }
 
     @Test
@@ -69,7 +87,7 @@ class RopeKernelTest {
         for (boolean inverse : new boolean[] {false, true}) {
             float[] scalar = x.clone(), vector = x.clone();
             RopeKernel.applyScalar(scalar, 0, 34, 1, 3, 0, table, inverse);
-            RopeKernel.applyVector(vector, 0, 34, 1, 3, 0, table, inverse);
+            RopeKernel.applyVector(vector, 0, 34, 1, 1, 3, 0, table, inverse);
             assertArrayEquals(x, scalar);
             assertArrayEquals(x, vector);
         }
@@ -103,6 +121,6 @@ class RopeKernelTest {
         float[] x = new float[4 * 8];
         assertThrows(IllegalArgumentException.class, () -> RopeKernel.apply(x, 0, 8, 4, 1, 7, table, false));
         assertThrows(IllegalArgumentException.class, () -> RopeKernel.applyScalar(x, 0, 8, 4, 1, 7, table, false));
-        assertThrows(IllegalArgumentException.class, () -> RopeKernel.applyVector(x, 0, 8, 4, 1, 7, table, false));
+        assertThrows(IllegalArgumentException.class, () -> RopeKernel.applyVector(x, 0, 8, 4, 4, 1, 7, table, false));
     }
 }
