@@ -9,8 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * of {@code h} holds {@code a} (the w1 output, {@code F} values) followed by {@code b} (the w3 output, {@code F}
  * values).
  *
- * <p>The vector versions use the Vector API's {@code EXP} (within a few ulps of {@link Math#exp}), so they differ
- * from the scalar twins by float rounding only.
+ * <p>The vector versions use {@link VectorMath#exp} (within a few ulps of {@link Math#exp}), so they differ from the
+ * scalar twins by float rounding only.
  */
 public final class SwiGluKernel {
     private static final VectorSpecies<Float> S = Simd.F;
