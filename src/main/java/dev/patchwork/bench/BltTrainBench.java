@@ -51,7 +51,7 @@ public final class BltTrainBench {
                 opt.step(model.parameters(), grads, 1e-4);
             });
         };
-        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, step);
+        TrainStepTiming.Timing timing = TrainStepTiming.time(warmupSteps, steps, step);
         double meanPatch = (b.targets() + (double) batch) / patches, context = (double) b.targets() / batch;
         double flopsPerByte = FlopAccounting.train(FlopAccounting.bltPerByte(config, context, meanPatch));
         long hash = 0;
@@ -64,7 +64,7 @@ public final class BltTrainBench {
         m.put("seq_len_patches", seqLen);
         m.put("bytes_per_row", context);
         m.put("mean_patch_size", meanPatch);
-        TrainStepTiming.putThroughput(m, steps, median, b.targets(), flopsPerByte);
+        TrainStepTiming.putThroughput(m, timing.steps(), timing.medianSeconds(), b.targets(), flopsPerByte);
         if (profile) m.put("profile", TrainStepTiming.profile(steps, step));
         return m;
     }

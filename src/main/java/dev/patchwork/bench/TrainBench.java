@@ -42,12 +42,12 @@ public final class TrainBench {
                 opt.step(model.parameters(), grads, 1e-4);
             });
         };
-        double median = TrainStepTiming.medianSeconds(warmupSteps, steps, step);
+        TrainStepTiming.Timing timing = TrainStepTiming.time(warmupSteps, steps, step);
         Map<String, Object> m = TrainStepTiming.header();
         m.put("parameters", model.layout().parameterCount());
         m.put("batch_size", batch);
         m.put("seq_len", seqLen);
-        TrainStepTiming.putThroughput(m, steps, median, batch * seqLen, ModelFlops.trainPerToken(config, seqLen));
+        TrainStepTiming.putThroughput(m, timing.steps(), timing.medianSeconds(), batch * seqLen, ModelFlops.trainPerToken(config, seqLen));
         if (profile) m.put("profile", TrainStepTiming.profile(steps, step));
         return m;
     }

@@ -18,23 +18,37 @@ final class TrainStepTiming {
      * interpreted and C1 code (median 20,000–22,000 bytes/s instead of about 25,000 in the same build).
      */
     static final long MIN_WARMUP_NANOS = 3_000_000_000L;
+    /**
+     * Timed steps run for at least this long (and at least the requested count): thirty 30 ms byte-LM steps are one
+     * second, and one disturbed second on a shared VM moved their median by up to 20%.
+     */
+    static final long MIN_TIMED_NANOS = 5_000_000_000L;
+
+    /** The median step time and how many steps it is the median of. */
+    record Timing(double medianSeconds, int steps) {}
 
     /**
-     * Median seconds of {@code steps} timed calls of {@code step}, after at least {@code warmupSteps} untimed ones and
-     * at least {@link #MIN_WARMUP_NANOS} of them ({@code warmupSteps = 0}: none).
+     * Times calls of {@code step}: at least {@code warmupSteps} untimed ones and {@link #MIN_WARMUP_NANOS} of them,
+     * then at least {@code steps} timed ones and {@link #MIN_TIMED_NANOS} of them. {@code warmupSteps = 0} asks for a
+     * quick check: no warm-up and exactly {@code steps} timed calls.
      */
-    static double medianSeconds(int warmupSteps, int steps, Runnable step) {
+    static Timing time(int warmupSteps, int steps, Runnable step) {
+        boolean quick = warmupSteps == 0;
         long warmupStart = System.nanoTime();
-        for (int s = 0; s < warmupSteps || (warmupSteps > 0 && System.nanoTime() - warmupStart < MIN_WARMUP_NANOS); s++)
+        for (int s = 0; s < warmupSteps || (!quick && System.nanoTime() - warmupStart < MIN_WARMUP_NANOS); s++)
             step.run();
-        double[] times = new double[steps];
-        for (int s = 0; s < steps; s++) {
+        double[] times = new double[Math.max(1, steps)];
+        int n = 0;
+        long timedStart = System.nanoTime();
+        while (n < steps || (!quick && System.nanoTime() - timedStart < MIN_TIMED_NANOS)) {
+            if (n == times.length) times = Arrays.copyOf(times, 2 * n);
             long t0 = System.nanoTime();
             step.run();
-            times[s] = (System.nanoTime() - t0) / 1e9;
+            times[n++] = (System.nanoTime() - t0) / 1e9;
         }
-        Arrays.sort(times);
-        return times[steps / 2];
+        double[] timed = Arrays.copyOf(times, n);
+        Arrays.sort(timed);
+        return new Timing(timed[n / 2], n);
     }
 
     /**

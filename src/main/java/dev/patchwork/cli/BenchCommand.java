@@ -73,9 +73,11 @@ final class BenchCommand implements Runnable {
         @Option(names = "--batch-size", description = "Default: 12 (byte LM); the config's train.batch_size, else 12 (BLT).") Integer batch;
         @Option(names = "--seq-len", description = "Default: the model's max_seqlen.") Integer seqLen;
         @Option(names = "--patch-size", description = "BLT: mean bytes per patch of the random rows.") Double patchSize;
-        @Option(names = "--steps", defaultValue = "30") int steps;
+        @Option(names = "--steps", defaultValue = "30", description = "Timed steps: at least this many, and for at "
+                + "least 5 s (default: ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--warmup-steps", defaultValue = "10", description = "Untimed steps first: at least this "
-                + "many, and for at least 3 s so that the JIT has compiled every kernel (0: none; default: ${DEFAULT-VALUE}).")
+                + "many, and for at least 3 s so that the JIT has compiled every kernel (default: ${DEFAULT-VALUE}). "
+                + "0: a quick check, no warm-up and exactly --steps timed steps.")
         int warmup;
         @Option(names = "--profile", description = "Then time --steps more steps per layer kind (embedding, attention, "
                 + "feed-forward, norms, output and loss, optimizer; forward/backward).") boolean profile;
