@@ -20,9 +20,9 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  *
  * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns, B is packed for all
  * depth steps into {@code kc × NR} panels; per depth block of {@code kc} steps and row block of {@code mc},
- * {@link GemmKernel#multiply} then runs on every {@code MR × NR} output tile. Two threads or more share the output by
- * rows (they pack each block of B together, then each takes a contiguous range of tiles) or by columns (each packs
- * and computes its own range of column panels): {@link Split} says which. Packing B is the only place that reads the
+ * {@link GemmKernel#multiply} then runs on every {@code MR × NR} output tile. Two threads or more share the output as
+ * a grid of row groups × column groups, each thread packing the B of its own columns ({@link #columnGroups} says
+ * why and how the grid is chosen). Packing B is the only place that reads the
  * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
  * is packed into {@code kc × MR} panels only where that pays; for narrow outputs the kernel reads it in place at its
  * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
@@ -85,53 +85,65 @@ final class GemmEngine {
 
     private GemmEngine() {}
 
+    /** Rows per row group below which a full pass over B per thread costs more than about 5% of its arithmetic. */
+    private static final int MIN_ROWS_PER_GROUP = 120;
+
     /**
-     * How the threads share one call's output. Either way each thread packs the part of B it needs into a buffer of
-     * its own and reads A in place or packs it privately too, so the only data the threads share is read-only input.
-     * An earlier version packed B once, together (each thread some panels), into one shared buffer: every call then
+     * How many column groups {@code parts} threads split a {@code rows × cols} output into; the row groups are
+     * {@code parts / columnGroups}. Part p takes row group {@code p / columnGroups} (a contiguous range of row tiles)
+     * and column group {@code p % columnGroups} (a contiguous range of column panels), and packs the B of its
+     * columns, all depth steps, into a buffer of its own; it reads A in place or packs it privately too. So the only
+     * data the threads share is read-only input.
+     *
+     * <p>An earlier version packed B once, together (each thread some panels), into one shared buffer: every call then
      * rewrote lines the other core had read in the previous call, each write first took its line back from that core's
      * cache, and when the host put the two vCPUs on different core complexes, packing 768×352 floats took 270 µs per
      * thread instead of 20 (768×128×352 dYᵀ·X at 100 GFLOP/s instead of 165). Packing privately costs each thread a
-     * full pass over B instead of a share of one; measured with both versions alternating, private packing was 13–33%
-     * faster on the training shapes (K = 128…352) and equal on 8192×2048×512.
+     * pass over its columns of B instead of a share of one; measured with both versions alternating (two threads),
+     * private packing was 13–33% faster on the training shapes (K = 128…352) and equal on 8192×2048×512.
+     *
+     * <p>The choice: the fewest column groups (each extra one makes every thread of a row group read A again) that
+     * leave each row group at least {@value #MIN_ROWS_PER_GROUP} rows (packing a value of B costs about 6
+     * multiply-adds, and a thread does one per row of its group for each value: below that the duplicated packing
+     * costs more than 5%), among those whose whole panels share the columns within 10%. When none leaves that many
+     * rows, the most column groups that are balanced. Two threads: rows unless the output has fewer than 240 rows.
      */
-    enum Split {
-        /** Each thread takes a contiguous range of output tiles in row-major order and packs all of B. */
-        ROWS,
-        /** Each thread takes a contiguous range of column panels, all rows, and packs only its part of B. */
-        COLUMNS;
-
-        /**
-         * Rows, unless the output has so few rows that packing all of B would cost each thread more than about 5% of
-         * its arithmetic (packing a value costs about 6 multiply-adds, and each thread does {@code rows / threads}
-         * multiply-adds per value of B), and whole column panels share the columns within 10%.
-         */
-        static Split choose(int rows, int cols, int threads) {
-            if (threads < 2 || rows >= 120 * threads) return ROWS;
-            int widest = 0;
-            for (int part = 0; part < threads; part++) {
-                widest = Math.max(widest, columnSplit(cols, threads, part + 1) - columnSplit(cols, threads, part));
-            }
-            return widest <= 1.1 * cols / threads ? COLUMNS : ROWS;
+    static int columnGroups(int rows, int cols, int parts) {
+        int balancedMost = 1;
+        for (int g = 1; g <= parts; g++) {
+            if (parts % g != 0 || !balancedColumns(cols, g)) continue;
+            if (rows / (parts / g) >= MIN_ROWS_PER_GROUP) return g;
+            balancedMost = g;
         }
+        return balancedMost;
+    }
+
+    /** Whether {@code groups} column ranges of whole panels each hold at most 10% more than an even share. */
+    private static boolean balancedColumns(int cols, int groups) {
+        if (groups == 1) return true;
+        if (groups > ceilDiv(cols, NR)) return false;
+        int widest = 0;
+        for (int g = 0; g < groups; g++) widest = Math.max(widest, columnSplit(cols, groups, g + 1) - columnSplit(cols, groups, g));
+        return widest <= 1.1 * cols / groups;
     }
 
     /**
      * How one call is cut up: depth block {@code kc}, row block {@code mc} (a multiple of MR), column block {@code nc}
-     * and the part of it swept per A panel {@code ns} (multiples of NR), and how many threads share the work.
+     * and the part of it swept per A panel {@code ns} (multiples of NR), how many threads share the work, and in how
+     * many column groups ({@link #columnGroups}; 0: chosen for the threads actually available when the call runs).
      */
-    record Plan(int kc, int mc, int nc, int ns, int threads, Split split) {
+    record Plan(int kc, int mc, int nc, int ns, int threads, int columnGroups) {
         Plan {
             if (kc < 1 || mc < MR || mc % MR != 0 || ns < NR || ns % NR != 0 || nc < ns || nc % NR != 0 || threads < 1)
                 throw new IllegalArgumentException("bad GEMM plan " + kc + "/" + mc + "/" + nc + "/" + ns + "/" + threads
                         + ": need kc >= 1, mc a multiple of " + MR + ", ns and nc multiples of " + NR
                         + ", nc >= ns, threads >= 1");
-            java.util.Objects.requireNonNull(split, "split");
+            if (columnGroups < 0) throw new IllegalArgumentException("bad GEMM plan: columnGroups " + columnGroups + " < 0");
         }
 
-        /** The same blocks on {@code threads} threads, split {@code split}. */
-        Plan with(int threads, Split split) {
-            return new Plan(kc, mc, nc, ns, threads, split);
+        /** The same blocks on {@code threads} threads in {@code columnGroups} column groups (0: chosen per call). */
+        Plan with(int threads, int columnGroups) {
+            return new Plan(kc, mc, nc, ns, threads, columnGroups);
         }
 
         static Plan of(int rows, int cols, int depth) {
@@ -142,7 +154,7 @@ final class GemmEngine {
             ns = Math.min(ns, nc);
             long fmas = (long) rows * cols * depth;
             int threads = fmas < PARALLEL_MIN_FMAS ? 1 : Parallel.threads();
-            return new Plan(kc, mc, nc, ns, threads, Split.choose(rows, cols, threads));
+            return new Plan(kc, mc, nc, ns, threads, 0);
         }
     }
 
@@ -166,7 +178,7 @@ final class GemmEngine {
         int ldc;
         boolean accumulate;
         Plan plan;
-        int parts;
+        int parts, columnGroups;
         /** Plans of recent shapes (training cycles through a few shapes), so a call does not allocate one. */
         private final Plan[] recentPlans = new Plan[16];
         private final int[] recentShapes = new int[3 * 16];
@@ -210,18 +222,18 @@ final class GemmEngine {
             return this;
         }
 
-        /** Part {@code part} of {@code parts}: its share of the output, by {@link Plan#split()}. */
+        /** Part {@code part} of {@code parts}: its cell of the grid of row groups × column groups. */
         @Override
         public void run(int part, int start, int end) {
             Workspace ws = WORKSPACE.get();
-            if (plan.split() == Split.COLUMNS) {
-                computeColumns(this, columnSplit(cols, parts, part), columnSplit(cols, parts, part + 1), ws);
-                return;
-            }
-            for (int jc = 0; jc < cols; jc += plan.nc()) {
-                int ncb = Math.min(plan.nc(), cols - jc), tiles = ceilDiv(rows, MR) * ceilDiv(ncb, NR);
-                int t0 = Parallel.chunkStart(tiles, parts, part), t1 = Parallel.chunkStart(tiles, parts, part + 1);
-                if (t0 < t1) computeTiles(this, jc, ncb, packB(this, jc, ncb, ws), t0, t1, ws);
+            int rowGroups = parts / columnGroups, rowGroup = part / columnGroups, colGroup = part % columnGroups;
+            int rowTiles = ceilDiv(rows, MR);
+            int r0 = Parallel.chunkStart(rowTiles, rowGroups, rowGroup), r1 = Parallel.chunkStart(rowTiles, rowGroups, rowGroup + 1);
+            int c1 = columnSplit(cols, columnGroups, colGroup + 1);
+            if (r0 >= r1) return;
+            for (int jc = columnSplit(cols, columnGroups, colGroup); jc < c1; jc += plan.nc()) {
+                int ncb = Math.min(plan.nc(), c1 - jc), colTiles = ceilDiv(ncb, NR);
+                computeTiles(this, jc, ncb, packB(this, jc, ncb, ws), r0 * colTiles, r1 * colTiles, ws);
             }
         }
 
@@ -249,8 +261,31 @@ final class GemmEngine {
     }
 
     /**
+     * Every part of a grid of {@code parts} in turn on the calling thread: the same tiles, computed the same way, as
+     * a team of that many threads would (tests check grids larger than the machine has cores).
+     */
+    static void runSerially(Task t, Plan plan, int parts) {
+        try {
+            t.plan = plan;
+            setGrid(t, parts);
+            for (int p = 0; p < parts; p++) t.run(p, 0, 0);
+        } finally {
+            t.release();
+        }
+    }
+
+    /** {@code parts} parts, in the plan's column groups (or the chosen ones), reduced to a divisor that has panels. */
+    private static void setGrid(Task t, int parts) {
+        int groups = t.plan.columnGroups() > 0 ? t.plan.columnGroups() : columnGroups(t.rows, t.cols, parts);
+        groups = Math.max(1, Math.min(groups, Math.min(parts, ceilDiv(t.cols, NR))));
+        while (parts % groups != 0) groups--;
+        t.parts = parts;
+        t.columnGroups = groups;
+    }
+
+    /**
      * Runs a filled task with the given block sizes (tests use tiny blocks to exercise every loop), its output shared
-     * by the team as {@link Plan#split()} says.
+     * by the team as {@link #columnGroups} says.
      */
     static void run(Task t, Plan plan) {
         try {
@@ -262,23 +297,11 @@ final class GemmEngine {
             t.plan = plan;
             boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
             int parts = shareable ? Math.min(plan.threads(), Parallel.threads()) : 1;
-            if (plan.split() == Split.COLUMNS) parts = Math.min(parts, ceilDiv(t.cols, NR));
-            t.parts = parts;
+            setGrid(t, parts);
             if (parts == 1) t.run(0, 0, 1);
             else Parallel.forChunks(parts, parts, t);
         } finally {
             t.release();
-        }
-    }
-
-    /**
-     * Columns {@code [c0, c1)} of C, all rows, on this thread, one column block at a time. {@code c0} is a multiple
-     * of NR, so the tiles are those of the whole product.
-     */
-    private static void computeColumns(Task t, int c0, int c1, Workspace ws) {
-        for (int jc = c0; jc < c1; jc += t.plan.nc()) {
-            int ncb = Math.min(t.plan.nc(), c1 - jc);
-            computeTiles(t, jc, ncb, packB(t, jc, ncb, ws), 0, ceilDiv(t.rows, MR) * ceilDiv(ncb, NR), ws);
         }
     }
 

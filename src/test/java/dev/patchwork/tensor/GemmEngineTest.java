@@ -6,8 +6,6 @@ import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.Test;
 
-import static dev.patchwork.tensor.GemmEngine.Split.COLUMNS;
-import static dev.patchwork.tensor.GemmEngine.Split.ROWS;
 import static dev.patchwork.tensor.GemmKernel.L;
 import static dev.patchwork.tensor.GemmKernel.MR;
 import static dev.patchwork.tensor.GemmKernel.NR;
@@ -33,12 +31,12 @@ class GemmEngineTest {
     void tinyBlocksGiveTheExactProductForEveryLayout() {
         SplittableRandom rnd = new SplittableRandom(1);
         GemmEngine.Plan[] plans = {
-                new GemmEngine.Plan(5, MR, NR, NR, 1, ROWS),
-                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR, 2, ROWS),
-                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2, ROWS),
-                new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3, ROWS),
-                new GemmEngine.Plan(7, 2 * MR, 2 * NR, NR, 2, COLUMNS),
-                new GemmEngine.Plan(9, MR, NR, NR, 3, COLUMNS),
+                new GemmEngine.Plan(5, MR, NR, NR, 1, 0),
+                new GemmEngine.Plan(7, 2 * MR, 3 * NR, NR, 2, 1),
+                new GemmEngine.Plan(64, 3 * MR, 4 * NR, 2 * NR, 2, 0),
+                new GemmEngine.Plan(9, MR, 2 * NR, 2 * NR, 3, 1),
+                new GemmEngine.Plan(7, 2 * MR, 2 * NR, NR, 2, 2),
+                new GemmEngine.Plan(9, MR, NR, NR, 3, 3),
         };
         int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9},
                 {2 * MR, NR + 2 * L, 9}, {MR, NR + 2 * L - 3, 6}};
@@ -102,24 +100,38 @@ class GemmEngineTest {
 
     /**
      * Each tile is computed the same way whichever thread runs it: results do not depend on the thread count or on
-     * how the threads split the output.
+     * the grid of row and column groups the threads split the output into (grids larger than this machine's team run
+     * their parts one after another).
      */
     @Test
-    void resultsAreBitIdenticalForAnyThreadCountAndSplit() {
+    void resultsAreBitIdenticalForAnyThreadCountAndGrid() {
         SplittableRandom rnd = new SplittableRandom(2);
         int rows = 100, cols = 300, depth = 500;
         float[] a = random(rnd, rows * depth), b = random(rnd, depth * cols);
         GemmEngine.Plan p = GemmEngine.Plan.of(rows, cols, depth);
-        GemmEngine.Plan[] plans = {p.with(1, ROWS), p.with(2, ROWS), p.with(2, COLUMNS), p.with(3, COLUMNS)};
         float[] first = null;
-        for (GemmEngine.Plan plan : plans) {
+        int[][] grids = {{1, 1}, {2, 1}, {2, 2}, {2, 0}, {3, 1}, {4, 2}, {6, 3}, {6, 2}, {8, 4}};
+        for (int[] grid : grids) {
             float[] c = new float[rows * cols];
             GemmEngine.Task t = GemmEngine.task(rows, cols, depth).a(a, 0, depth, 1).b(b, null, 0, 1, depth)
                     .c(c, null, 0, cols, false);
-            GemmEngine.run(t, plan);
+            GemmEngine.Plan plan = p.with(grid[0], grid[1]);
+            if (grid[0] <= 2) GemmEngine.run(t, plan);
+            else GemmEngine.runSerially(t, plan, grid[0]);
             if (first == null) first = c;
-            else assertArrayEquals(first, c, plan.toString());
+            else assertArrayEquals(first, c, grid[0] + " parts, " + grid[1] + " column groups");
         }
+    }
+
+    /** Rows while each row group keeps enough rows to pay for packing B; then column groups, when balanced. */
+    @Test
+    void gridsSplitRowsUntilPackingWouldNotPay() {
+        assertEquals(1, GemmEngine.columnGroups(768, 352, 2));
+        assertEquals(2, GemmEngine.columnGroups(128, 352, 2)); // dYᵀ·X of 768×128×352: 128 rows
+        assertEquals(1, GemmEngine.columnGroups(128, NR, 2)); // one panel: nothing to split
+        assertEquals(1, GemmEngine.columnGroups(8192, 2048, 64));
+        assertEquals(8, GemmEngine.columnGroups(1000, 8 * NR, 64)); // 8 row groups of 125 rows, 8 column groups
+        assertEquals(1, GemmEngine.columnGroups(50, 3 * NR, 2)); // 2 + 1 panels: 33% over an even share
     }
 
     /** Column ranges start on panel boundaries, cover every column once, and share the panels' work evenly. */
@@ -144,10 +156,11 @@ class GemmEngineTest {
 
     @Test
     void plansWithMisalignedBlocksAreRejected() {
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR, 1, ROWS));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1, 1, ROWS));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR, 1, ROWS));
-        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 0, ROWS));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR + 1, NR, NR, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR + 1, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(0, MR, NR, NR, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GemmEngine.Plan(8, MR, NR, NR, 1, -1));
     }
 
     @Test
