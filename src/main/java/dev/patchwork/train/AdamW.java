@@ -120,12 +120,13 @@ public final class AdamW {
         float b1 = (float) beta1, b2 = (float) beta2, e = (float) eps;
         for (long i = off; i < off + n; i++) {
             float gi = g.getAtIndex(F32, i);
-            float mi = b1 * ms.getAtIndex(F32, i) + (1 - b1) * gi;
-            float vi = b2 * vs.getAtIndex(F32, i) + (1 - b2) * gi * gi;
+            // the vector loop's operations in its order, so a value gets the same bits in a vector or in a tail
+            float mi = ms.getAtIndex(F32, i) * b1 + gi * (1 - b1);
+            float vi = vs.getAtIndex(F32, i) * b2 + gi * gi * (1 - b2);
             ms.setAtIndex(F32, i, mi);
             vs.setAtIndex(F32, i, vi);
             float pi = p.getAtIndex(F32, i) * decay;
-            p.setAtIndex(F32, i, pi - stepSize * mi / ((float) Math.sqrt(vi) / sqrtBc2 + e));
+            p.setAtIndex(F32, i, pi - mi / ((float) Math.sqrt(vi) / sqrtBc2 + e) * stepSize);
         }
     }
 
