@@ -24,11 +24,11 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * a grid of row groups × column groups, each thread packing the B of its own columns ({@link #columnGroups} says
  * why and how the grid is chosen). Packing B is the only place that reads the
  * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
- * is packed into {@code kc × MR} panels only where that pays; for narrow outputs the kernel reads it in place at its
- * own strides ({@link #readAInPlace}), which removes a pass over A that training's small shapes cannot amortise.
+ * is read in place at its own strides ({@link #readAInPlace}), which removes a pass over it, and packed into
+ * {@code kc × MR} panels only for ragged row tiles and for a transposed A whose rows would share one L1 set.
  *
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
- * most {@value #KC_MAX} steps (a 6-row A panel is then at most 9 KB, within L1, and is reused across a whole L2
+ * most {@value #KC_MAX} steps (a 6-row A panel is then at most 12 KB, within L1, and is reused across a whole L2
  * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
  * the packed B block under 16 MB. Problems below
  * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
@@ -38,8 +38,12 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * only on the shape, so results are bit-identical for any thread count.
  */
 final class GemmEngine {
-    /** Most depth steps per packed block. */
-    static final int KC_MAX = 384;
+    /**
+     * Most depth steps per packed block. 512 rather than 384: fewer passes of C through the accumulators (and of
+     * segment outputs through the scratch tile) per tile; two threads, 8192×384×128 dYᵀ·X (depth 8192) 148–166 →
+     * 178–186 GFLOP/s, 8192×2048×512 X·Wᵀ 193–194 → 200–219 (one depth block instead of two).
+     */
+    static final int KC_MAX = 512;
     /** Floats in the packed A block (about 192 KB: a quarter of L2 on current cores). */
     private static final int A_BLOCK_FLOATS = 48 * 1024;
     /** Floats in the part of packed B swept for every A panel (about 512 KB: half of L2). */
@@ -49,8 +53,6 @@ final class GemmEngine {
      * what must stay in cache). Wider or deeper products are done in several column blocks.
      */
     private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
-    /** Widest column block for which A is read in place rather than packed ({@link #readAInPlace}). */
-    private static final int IN_PLACE_A_MAX_COLS = 512;
     /** Below this many multiply-adds a call runs on one thread. */
     static final long PARALLEL_MIN_FMAS = 1L << 20;
 
@@ -362,7 +364,7 @@ final class GemmEngine {
                 int mcb = Math.min(plan.mc(), rowEnd - ic);
                 float[] pa = ws.a(roundUp(mcb, MR) * kcb);
                 // Full row tiles are read in place when that beats copying them (see readAInPlace); the rest is packed.
-                int inPlace = readAInPlace(t, ncb) ? mcb / MR * MR : 0;
+                int inPlace = readAInPlace(t) ? mcb / MR * MR : 0;
                 if (inPlace < mcb) packA(t, ic + inPlace, mcb - inPlace, pc, kcb, pa);
                 for (int js = 0; js < ncb; js += plan.ns()) {
                     int jsEnd = Math.min(ncb, js + plan.ns());
@@ -388,19 +390,18 @@ final class GemmEngine {
 
     /**
      * Whether the kernel reads full row tiles of A in place, from the caller's array, instead of from a packed copy.
-     * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, a transposition), paid
-     * once per A element but amortised over the columns that reuse it; reading in place costs the kernel 1 to 4%
-     * (measured). So: in place for narrow column blocks. Row-major A reads MR = 6 rows at once, which fit in the 8
-     * ways of an L1 set even when they are a multiple of 4 KB apart (with the earlier 12-row tile such rows thrashed
-     * and the kernel lost up to 40%, so aligned A was packed: one thread, 1024×768×256 dY·W went from 79 to 90 GFLOP/s
-     * and 8192×2048×512 from 85 to 94 when it is read in place). A stored transposed (dYᵀ in dYᵀ·X) touches one line
-     * per depth step; when its leading dimension is a multiple of 4 KB all those lines fall in one L1 set, so it is
-     * packed then (in place it lost about 5% at 8192×2048×512), and read in place otherwise, a multiple of 1 KB (four
-     * sets) included (one thread: 8192×384×128 dYᵀ·X 81 GFLOP/s in place against 67 packed; 4706×256×128 78–82
-     * against 73; 1024×768×256 92–94 against 88–91).
+     * Packing A is a pass over it that cannot overlap with arithmetic (and, for row-major A, an element-by-element
+     * transposition); reading in place costs the kernel a little (its six rows are six streams instead of one).
+     * Measured, in place wins at every width: 1024³ X·Wᵀ / dY·W went from 158–186 / 161–188 GFLOP/s (two threads, A
+     * packed above 512 columns, as before) to 187–198 / 193–209, one thread 87 → 89 (together with {@link #KC_MAX}
+     * 384 → 512: 92). Row-major A reads MR = 6 rows at once, which fit in the 8 ways of an L1 set even when they are
+     * a multiple of 4 KB apart (with the earlier 12-row tile such rows thrashed and the kernel lost up to 40%). A
+     * stored transposed (dYᵀ in dYᵀ·X) touches one line per depth step; when its leading dimension is a multiple of
+     * 4 KB all those lines fall in one L1 set, so it is packed then (in place it lost about 5% at 8192×2048×512), and
+     * read in place otherwise, a multiple of 1 KB (four sets) included (one thread: 8192×384×128 dYᵀ·X 81 GFLOP/s in
+     * place against 67 packed; 4706×256×128 78–82 against 73; 1024×768×256 92–94 against 88–91).
      */
-    private static boolean readAInPlace(Task t, int ncb) {
-        if (ncb > IN_PLACE_A_MAX_COLS) return false;
+    private static boolean readAInPlace(Task t) {
         return t.aDepthStride == 1 || t.aDepthStride % 1024 != 0;
     }
 
