@@ -64,7 +64,6 @@ public final class AdamW {
         float sqrtBc2 = (float) Math.sqrt(1 - Math.pow(beta2, step));
         update.set(params, grads, (float) lr / bc1, sqrtBc2, (float) (1 - lr * weightDecay));
         try {
-            update.chunks = update.total() < 16_384 ? 1 : Parallel.threads();
             Parallel.forChunks(update.chunks, update.chunks, update);
         } finally {
             update.set(null, null, 0, 0, 0); // do not keep the buffers reachable from the optimiser
@@ -78,27 +77,24 @@ public final class AdamW {
         private MemorySegment p, g;
         private java.util.List<ParameterLayout.View> views;
         private float stepSize, sqrtBc2, matrixDecay;
-        int chunks;
+        private long total;
+        private int chunks;
 
         void set(ParameterBuffer params, ParameterBuffer grads, float stepSize, float sqrtBc2, float matrixDecay) {
             this.p = params == null ? null : params.segment();
             this.g = grads == null ? null : grads.segment();
             this.views = params == null ? null : params.layout().views();
+            this.total = params == null ? 0 : params.layout().parameterCount();
+            this.chunks = total < 16_384 ? 1 : Parallel.threads();
             this.stepSize = stepSize;
             this.sqrtBc2 = sqrtBc2;
             this.matrixDecay = matrixDecay;
         }
 
-        long total() {
-            long n = 0;
-            for (int i = 0; i < views.size(); i++) n += views.get(i).size(); // indexed: no iterator per step
-            return n;
-        }
-
         /** Values {@code [total·c/chunks, total·(c+1)/chunks)} of the views laid end to end, in layout order. */
         @Override
         public void run(int c, int start0, int end0) {
-            long total = total(), from = total * c / chunks, to = total * (c + 1) / chunks, start = 0;
+            long from = total * c / chunks, to = total * (c + 1) / chunks, start = 0;
             for (int i = 0; i < views.size() && start < to; i++) {
                 ParameterLayout.View view = views.get(i);
                 long size = view.size(), s = Math.max(from, start), e = Math.min(to, start + size);
