@@ -18,8 +18,8 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * operand may be stored plainly or transposed, in a {@code float[]} or (B and C) a little-endian {@link MemorySegment}.
  * {@link Matmul} maps its three training forms onto this one engine.
  *
- * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns, B is packed for all
- * depth steps into {@code kc × NR} panels; per depth block of {@code kc} steps and row block of {@code mc},
+ * <p>Structure (after Goto and van de Geijn's layered GEMM): for each block of {@code nc} columns and depth block of
+ * {@code kc} steps, B is packed into {@code kc × NR} panels; per row block of {@code mc},
  * {@link GemmKernel#multiply} then runs on every {@code MR × NR} output tile. Two threads or more share the output as
  * a grid of row groups × column groups, each thread packing the B of its own columns ({@link #columnGroups} says
  * why and how the grid is chosen). Packing B is the only place that reads the
@@ -30,7 +30,7 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
  * most {@value #KC_MAX} steps (a 6-row A panel is then at most 12 KB, within L1, and is reused across a whole L2
  * sweep of B); the part of B swept for every A panel is kept near 512 KB (half of L2), the A block near 192 KB, and
- * the packed B block under 16 MB. Problems below
+ * one depth block of packed B under 16 MB. Problems below
  * {@value #PARALLEL_MIN_FMAS} multiply-adds run on the calling thread, where handing work to another core would cost
  * more than it saves.
  *
@@ -49,8 +49,8 @@ final class GemmEngine {
     /** Floats in the part of packed B swept for every A panel (about 512 KB: half of L2). */
     private static final int B_SWEEP_FLOATS = 128 * 1024;
     /**
-     * Floats in one packed B block, all depth steps of a block of columns (at most 16 MB; the depth block in use is
-     * what must stay in cache). Wider or deeper products are done in several column blocks.
+     * Floats in one packed B block, one depth block of a block of columns (at most 16 MB; the sweep in use is what
+     * must stay in cache). Wider products are done in several column blocks.
      */
     private static final int B_BLOCK_FLOATS = 4 * 1024 * 1024;
     /** Below this many multiply-adds a call runs on one thread. */
@@ -68,7 +68,7 @@ final class GemmEngine {
         /** 16 columns × 16 depth steps of a transposed B, contiguous, for {@link Transpose16}. */
         final float[] block16 = new float[256];
 
-        /** This thread's packed block of B (all depth steps of a block of columns). */
+        /** This thread's packed block of B (one depth block of a block of columns). */
         float[] b = new float[0];
 
         float[] a(int floats) {
@@ -94,7 +94,7 @@ final class GemmEngine {
      * How many column groups {@code parts} threads split a {@code rows × cols} output into; the row groups are
      * {@code parts / columnGroups}. Part p takes row group {@code p / columnGroups} (a contiguous range of row tiles)
      * and column group {@code p % columnGroups} (a contiguous range of column panels), and packs the B of its
-     * columns, all depth steps, into a buffer of its own; it reads A in place or packs it privately too. So the only
+     * columns, one depth block at a time, into a buffer of its own; it reads A in place or packs it privately too. So the only
      * data the threads share is read-only input.
      *
      * <p>An earlier version packed B once, together (each thread some panels), into one shared buffer: every call then
@@ -152,7 +152,7 @@ final class GemmEngine {
             int kc = Math.max(1, ceilDiv(depth, Math.max(1, ceilDiv(depth, KC_MAX))));
             int mc = Math.min(Math.max(MR, A_BLOCK_FLOATS / kc / MR * MR), roundUp(Math.max(rows, 1), MR));
             int ns = Math.max(NR, B_SWEEP_FLOATS / kc / NR * NR);
-            int nc = Math.min(Math.max(NR, B_BLOCK_FLOATS / Math.max(depth, 1) / NR * NR), roundUp(Math.max(cols, 1), NR));
+            int nc = Math.min(Math.max(NR, B_BLOCK_FLOATS / kc / NR * NR), roundUp(Math.max(cols, 1), NR));
             ns = Math.min(ns, nc);
             long fmas = (long) rows * cols * depth;
             int threads = fmas < PARALLEL_MIN_FMAS ? 1 : Parallel.threads();
@@ -235,7 +235,7 @@ final class GemmEngine {
             if (r0 >= r1) return;
             for (int jc = columnSplit(cols, columnGroups, colGroup); jc < c1; jc += plan.nc()) {
                 int ncb = Math.min(plan.nc(), c1 - jc), colTiles = ceilDiv(ncb, NR);
-                computeTiles(this, jc, ncb, packB(this, jc, ncb, ws), r0 * colTiles, r1 * colTiles, ws);
+                computeTiles(this, jc, ncb, r0 * colTiles, r1 * colTiles, ws);
             }
         }
 
@@ -308,19 +308,6 @@ final class GemmEngine {
     }
 
     /**
-     * Packs columns {@code [jc, jc+ncb)} of B, all depth steps, into this thread's buffer: depth block {@code pc}
-     * starts at {@code pc * roundUp(ncb, NR)}, its panel of columns {@code q..q+NR} at {@code q * kcb} within that.
-     */
-    private static float[] packB(Task t, int jc, int ncb, Workspace ws) {
-        int padded = roundUp(ncb, NR);
-        float[] pb = ws.b(padded * t.depth);
-        for (int pc = 0; pc < t.depth; pc += t.plan.kc()) {
-            packB(t, pc, Math.min(t.plan.kc(), t.depth - pc), jc, ncb, pb, pc * padded);
-        }
-        return pb;
-    }
-
-    /**
      * Start column of part {@code part} of {@code parts} contiguous column ranges, at panel (NR) boundaries, balanced
      * by the work of each panel (a narrow last panel runs a narrower kernel: it counts as the vectors it computes).
      */
@@ -344,21 +331,25 @@ final class GemmEngine {
     private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
 
     /**
-     * Computes tiles {@code [t0, t1)} of the column block {@code [jc, jc+ncb)}, whose B is packed in {@code packedB},
-     * on this thread; tile {@code i} is row tile
-     * {@code i / colTiles}, column tile {@code i % colTiles}. Depth is taken in blocks of {@code kc} (partial sums
-     * added into C in depth order) and, within each, rows in blocks of {@code mc} (A packed once per pair): depth
-     * outermost, so packing reads the source rows of a depth block while they are hot, and deep products (dyTx over
-     * thousands of rows) stream their inputs once. Columns go in sweeps of {@code ns} (the part of packed B that stays
+     * Computes tiles {@code [t0, t1)} of the column block {@code [jc, jc+ncb)} on this thread; tile {@code i} is row
+     * tile {@code i / colTiles}, column tile {@code i % colTiles}. Depth is taken in blocks of {@code kc} (partial sums
+     * added into C in depth order); each depth block of B is packed just before it is used, into a buffer of this
+     * thread's that stays in cache while the block's rows pass over it (packing every depth step up front wrote, for
+     * a deep product such as 8192×2048×512 dYᵀ·X, 16 MB per thread that was then read back from memory). Within a
+     * depth block rows go in blocks of {@code mc} (A packed once per pair): depth outermost, so packing reads the
+     * source rows of a depth block while they are hot, and deep products (dyTx over thousands of rows) stream their
+     * inputs once. Columns go in sweeps of {@code ns} (the part of packed B that stays
      * in L2 while every A panel passes over it); within a sweep each A panel (in L1) meets every B panel.
      */
-    private static void computeTiles(Task t, int jc, int ncb, float[] packedB, int t0, int t1, Workspace ws) {
+    private static void computeTiles(Task t, int jc, int ncb, int t0, int t1, Workspace ws) {
         if (t0 >= t1) return;
         Plan plan = t.plan;
         int colTiles = ceilDiv(ncb, NR), paddedCols = roundUp(ncb, NR);
         int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
+        float[] packedB = ws.b(paddedCols * Math.min(plan.kc(), t.depth));
         for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-            int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = pc * paddedCols;
+            int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = 0;
+            packB(t, pc, kcb, jc, ncb, packedB, 0);
             boolean add = t.accumulate || pc > 0;
             for (int ic = rowFirst; ic < rowEnd; ic += plan.mc()) {
                 int mcb = Math.min(plan.mc(), rowEnd - ic);
