@@ -5,6 +5,7 @@ import dev.patchwork.model.ByteLmConfig;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.train.AdamW;
 import dev.patchwork.train.GradientClipping;
+import dev.patchwork.train.ReplicaTeam;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -32,11 +33,11 @@ public final class TrainBench {
             x[i] = 4 + r.nextInt(96) + 32; // printable ASCII range, like text
             y[i] = 4 + r.nextInt(96) + 32;
         }
+        ReplicaTeam replicas = new ReplicaTeam(model, ReplicaTeam.replicasFor(batch)); // as the trainers run a step
         Runnable step = () -> {
             grads.zero();
-            model.forward(x, batch, seqLen);
-            model.loss(y, null, true);
-            model.backward(grads);
+            replicas.forwardLoss(x, y, batch, seqLen);
+            replicas.backward(grads);
             TrainStepTiming.optimizerStep(() -> {
                 GradientClipping.clip(grads, 1.0);
                 opt.step(model.parameters(), grads, 1e-4);
@@ -47,6 +48,7 @@ public final class TrainBench {
         m.put("parameters", model.layout().parameterCount());
         m.put("batch_size", batch);
         m.put("seq_len", seqLen);
+        m.put("replicas", replicas.replicas());
         TrainStepTiming.putThroughput(m, timing.steps(), timing.medianSeconds(), batch * seqLen, ModelFlops.trainPerToken(config, seqLen));
         if (profile) m.put("profile", TrainStepTiming.profile(steps, step));
         return m;

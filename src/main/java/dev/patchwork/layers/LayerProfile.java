@@ -8,7 +8,8 @@ import java.util.Map;
  * Wall-clock time of a training step per layer kind and direction, for {@code patchwork bench train --profile}.
  * Models and blocks bracket their layer calls with {@link #start()} and {@link #stop}; when profiling is off (the
  * default) that is one predictable branch per layer call (tens per step) and no clock read. Times are those of the
- * thread that drives the step (the team's other threads work inside the same calls), and accumulate until
+ * thread that turned timing on (the team's other threads work inside the same calls or, with training replicas, run
+ * another share of the batch through the same layers at the same time), and accumulate until
  * {@link #reset()}. Not for concurrent steps: enable it only around one training loop.
  */
 public final class LayerProfile {
@@ -24,12 +25,15 @@ public final class LayerProfile {
 
     private static final Kind[] KINDS = Kind.values();
     private static boolean enabled;
+    /** The thread that turned timing on: only its calls are timed (training replicas run the same layers elsewhere). */
+    private static Thread owner;
     private static final long[] forward = new long[KINDS.length], backward = new long[KINDS.length];
 
     private LayerProfile() {}
 
     /** Turns timing on or off (off by default). */
     public static void enable(boolean on) {
+        owner = Thread.currentThread();
         enabled = on;
     }
 
@@ -39,12 +43,12 @@ public final class LayerProfile {
 
     /** A start time to pass to {@link #stop}; 0 when profiling is off. */
     public static long start() {
-        return enabled ? System.nanoTime() : 0L;
+        return enabled && Thread.currentThread() == owner ? System.nanoTime() : 0L;
     }
 
     /** Adds the time since {@code start} to {@code kind}'s forward or backward total (nothing when off). */
     public static void stop(Kind kind, boolean isBackward, long start) {
-        if (!enabled) return;
+        if (!enabled || start == 0L) return;
         long dt = System.nanoTime() - start;
         if (isBackward) backward[kind.ordinal()] += dt;
         else forward[kind.ordinal()] += dt;

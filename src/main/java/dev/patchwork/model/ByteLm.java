@@ -148,14 +148,27 @@ public final class ByteLm implements WindowModel {
      * @return the summed loss in nats over the counted positions
      */
     public double loss(int[] targets, float[] losses, boolean withGradient) {
-        int rows = B * T, counted = 0;
-        for (int i = 0; i < rows; i++) if (targets[i] >= 0) counted++;
-        float scale = counted == 0 ? 0f : 1f / counted;
+        return crossEntropy(targets, losses, withGradient, CrossEntropyKernel.counted(targets, B * T));
+    }
+
+    @Override
+    public double loss(int[] targets, long meanOver) {
+        return crossEntropy(targets, null, true, meanOver);
+    }
+
+    private double crossEntropy(int[] targets, float[] losses, boolean withGradient, long meanOver) {
+        int rows = B * T;
+        float scale = meanOver == 0 ? 0f : 1f / meanOver;
         if (withGradient && dLogits.length < rows * vocab) dLogits = new float[rows * vocab]; // training only
         long t = LayerProfile.start();
         double loss = CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
         LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
         return loss;
+    }
+
+    @Override
+    public ByteLm replica() {
+        return withParameters(config, params);
     }
 
     /** Adds the gradient of the mean loss (from {@link #loss} with a gradient) into {@code grads}. */

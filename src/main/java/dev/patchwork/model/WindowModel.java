@@ -21,6 +21,18 @@ public interface WindowModel {
      */
     double loss(int[] targets, float[] losses, boolean withGradient);
 
+    /**
+     * The summed loss as {@link #loss}, preparing the gradient of that sum divided by {@code meanOver} rather than by
+     * this call's own count of targets: a replica training on a share of a batch gets its part of the batch's mean.
+     */
+    double loss(int[] targets, long meanOver);
+
+    /**
+     * A model over the same parameters with activations of its own, to run a share of a training batch on another
+     * thread ({@code dev.patchwork.train.ReplicaTeam}).
+     */
+    WindowModel replica();
+
     /** Adds the gradient prepared by the last {@link #loss} with a gradient into {@code grads}. */
     void backward(ParameterBuffer grads);
 }

@@ -96,7 +96,7 @@ final class AttentionBackward {
             }
         };
         long work = (long) s.queries() * heads * hd;
-        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
+        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.available(), body);
     }
 
     /** dq(i, h) += scale · Σ_c chunk c's sum, over the chunks whose span holds query i, added in chunk order. */
@@ -118,7 +118,7 @@ final class AttentionBackward {
             }
         };
         long work = (long) s.queries() * width * chunks;
-        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.threads(), body);
+        Parallel.forRange(s.queries(), work < SERIAL_BELOW ? 1 : Parallel.available(), body);
     }
 
     /** Below this many element operations a plain pass over the queries runs on the calling thread. */

@@ -16,7 +16,8 @@ package dev.patchwork.tensor;
  *
  * <p>Every item writes only its own outputs, computed the same way whichever thread runs it, except the backward's dq
  * terms, which each chunk sums on its own ({@link AttentionScratch#chunk}; see {@code AttentionBackward}): the split
- * depends only on the costs and the thread count, so a fixed thread count gives the same results every run.
+ * depends only on the costs and the threads available ({@link Parallel#available()}: one inside a parallel region),
+ * so a fixed thread count gives the same results every run.
  */
 final class AttentionWork {
     /** One work item. */
@@ -54,7 +55,7 @@ final class AttentionWork {
     static int chunks(int groups, int blocks, long[] prefix, long fmasPerUnit) {
         int items = groups * blocks;
         long total = prefix[blocks] * groups;
-        return items == 0 ? 0 : total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.threads(), items);
+        return items == 0 ? 0 : total * fmasPerUnit < SERIAL_BELOW_FMAS ? 1 : Math.min(Parallel.available(), items);
     }
 
     /** The first item of chunk {@code c} of {@code chunks} (chunk c runs items {@code [firstItem(c), firstItem(c+1))}). */

@@ -20,6 +20,13 @@ public final class CrossEntropyKernel {
 
     private CrossEntropyKernel() {}
 
+    /** How many of {@code targets[0, rows)} count: the negative ones are ignored. */
+    public static long counted(int[] targets, int rows) {
+        long n = 0;
+        for (int i = 0; i < rows; i++) if (targets[i] >= 0) n++;
+        return n;
+    }
+
     /**
      * For each row r: {@code losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]}. When {@code dlogits} is not
      * null it receives {@code (softmax(logits[r]) − onehot(targets[r]))·scale} (overwriting).

@@ -298,7 +298,7 @@ final class GemmEngine {
             }
             t.plan = plan;
             boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
-            int parts = shareable ? Math.min(plan.threads(), Parallel.threads()) : 1;
+            int parts = shareable ? Math.min(plan.threads(), Parallel.available()) : 1;
             setGrid(t, parts);
             if (parts == 1) t.run(0, 0, 1);
             else Parallel.forChunks(parts, parts, t);

@@ -74,6 +74,15 @@ public final class Parallel {
         return THREADS;
     }
 
+    /**
+     * Threads a region started from the calling thread would run on: 1 inside a region (nested calls run serially),
+     * else {@link #threads()}. Kernels size their split by this, so that a call inside a region (a training replica's
+     * kernels, see {@code ReplicaTeam}) does its work in one piece instead of in chunks run one after another.
+     */
+    public static int available() {
+        return INSIDE.get() ? 1 : THREADS;
+    }
+
     /** Start of chunk {@code c} when {@code n} items are split into {@code chunks} near-equal contiguous chunks. */
     public static int chunkStart(int n, int chunks, int c) {
         return (int) ((long) n * c / chunks);

@@ -16,7 +16,7 @@ final class ParallelRows {
     /** How many chunks to split {@code items} into when each costs {@code workPerItem} floats of work. */
     static int chunks(int items, long workPerItem) {
         if (items <= 1 || (long) items * workPerItem < MIN_PARALLEL_WORK) return 1;
-        return Math.min(Parallel.threads(), items);
+        return Math.min(Parallel.available(), items);
     }
 
     /** Runs {@code body} over rows {@code [0, rows)}, split across the team only when the work pays for it. */

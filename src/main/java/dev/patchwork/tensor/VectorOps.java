@@ -64,6 +64,17 @@ public final class VectorOps {
         else scaleVector(seg, floatOff, n, s);
     }
 
+    /**
+     * {@code dst += src} over {@code n} floats of two segments from float index 0 (summing the gradients of
+     * training replicas), split across the team.
+     */
+    public static void addInPlace(MemorySegment dst, MemorySegment src, long n) {
+        checkRange(dst, 0, n);
+        checkRange(src, 0, n);
+        if (Simd.SCALAR) addInPlaceScalar(dst, src, n);
+        else addInPlaceVector(dst, src, n);
+    }
+
     // ---- scalar twins (the test oracles) ----
 
     public static void addScalar(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
@@ -92,6 +103,10 @@ public final class VectorOps {
             s += v * v;
         }
         return s;
+    }
+
+    public static void addInPlaceScalar(MemorySegment dst, MemorySegment src, long n) {
+        for (long i = 0; i < n; i++) dst.setAtIndex(F32, i, dst.getAtIndex(F32, i) + src.getAtIndex(F32, i));
     }
 
     public static void scaleScalar(MemorySegment seg, long floatOff, long n, float s) {
@@ -194,6 +209,23 @@ public final class VectorOps {
                 for (long k = floatOff + start + i; k < floatOff + start + len; k++) {
                     seg.setAtIndex(F32, k, seg.getAtIndex(F32, k) * s);
                 }
+            }
+        });
+    }
+
+    static void addInPlaceVector(MemorySegment dst, MemorySegment src, long n) {
+        int blocks = blockCount(n, SEGMENT_BLOCK);
+        ParallelRows.forRows(blocks, SEGMENT_BLOCK, (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                long start = (long) b * SEGMENT_BLOCK;
+                int len = (int) Math.min(SEGMENT_BLOCK, n - start);
+                long base = start * Float.BYTES;
+                int i = 0;
+                for (int bound = F.loopBound(len); i < bound; i += LANES) {
+                    load(dst, base, i).add(load(src, base, i))
+                            .intoMemorySegment(dst, base + (long) i * Float.BYTES, ByteOrder.LITTLE_ENDIAN);
+                }
+                for (long k = start + i; k < start + len; k++) dst.setAtIndex(F32, k, dst.getAtIndex(F32, k) + src.getAtIndex(F32, k));
             }
         });
     }

@@ -61,14 +61,14 @@ public final class ByteLmTrainer extends CorpusWindowTask<ByteLm> {
 
     /**
      * Refuses a config whose training would not fit in memory, with the estimate: parameters, gradients and two AdamW
-     * moments (native memory) plus activations kept for backward (Java heap).
+     * moments, and each extra training replica's gradients (native memory) plus activations kept for backward (Java heap).
      */
     public static void checkFits(ByteLmConfig c, int batch, int seqLen) {
         long params = ByteLm.layoutOf(c).totalFloats();
         long rows = (long) batch * seqLen;
         long perLayer = rows * (14L * c.dim() + 6L * c.ffnHidden() + 2L * c.heads());
         long activations = 4 * (perLayer * c.nLayers() + rows * (4L * c.dim() + 2L * c.vocabSize()));
-        MemoryCheck.require(16 * params, activations, "batch_size, seq_len, dim or n_layers");
+        MemoryCheck.require(ReplicaTeam.nativeBytesPerParameter(batch) * params, activations, "batch_size, seq_len, dim or n_layers");
     }
 
     // ---- TrainingTask ----------------------------------------------------------------------------------------------

@@ -42,8 +42,7 @@ abstract class CorpusWindowTask<M extends WindowModel> extends WindowTask<M> {
     public Loss forwardTraining(long step) {
         int B = settings.batchSize();
         batcher.batch(step, B, seqLen, x, y);
-        model.forward(x, B, seqLen);
-        return new Loss(model.loss(targetsAreInputs ? x : y, null, true), (long) B * seqLen);
+        return new Loss(replicas.forwardLoss(x, targetsAreInputs ? x : y, B, seqLen), (long) B * seqLen);
     }
 
     /** Summed loss over the held-out windows ({@code eval_batches · batch_size} windows at most). */
@@ -60,8 +59,7 @@ abstract class CorpusWindowTask<M extends WindowModel> extends WindowTask<M> {
             if (targetsAreInputs) System.arraycopy(ex, 0, targets, 0, n * T);
             Arrays.fill(ex, n * T, B * T, 0);
             Arrays.fill(targets, n * T, B * T, -1); // unused rows of the last batch: ignored targets
-            model.forward(ex, B, T);
-            sum += model.loss(targets, null, false);
+            sum += replicas.loss(ex, targets, B, T);
             count += (long) n * T;
         }
         if (count == 0) throw new PatchworkException("the held-out split of " + corpus.description() + " is shorter than one window of " + (T + 1) + " tokens");

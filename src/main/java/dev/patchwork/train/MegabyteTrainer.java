@@ -68,7 +68,8 @@ public final class MegabyteTrainer extends CorpusWindowTask<Megabyte> {
         long local = rows * (14L * c.localDim() + 6L * c.localFfnHidden() + 2L * c.localHeads()) * c.localLayers();
         long global = patches * (14L * c.globalWidth() + 6L * c.globalFfnHidden() + 2L * c.globalHeads()) * c.globalLayers();
         long buffers = rows * (8L * c.globalDim() + 6L * c.localDim() + 2L * c.vocabSize());
-        MemoryCheck.require(16 * params, 4 * (local + global + buffers), "batch_size, seq_len or the model's widths and layers");
+        MemoryCheck.require(ReplicaTeam.nativeBytesPerParameter(settings.batchSize()) * params, 4 * (local + global + buffers),
+                "batch_size, seq_len or the model's widths and layers");
     }
 
     // ---- TrainingTask ----------------------------------------------------------------------------------------------

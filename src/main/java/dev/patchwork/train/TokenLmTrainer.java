@@ -161,8 +161,7 @@ public final class TokenLmTrainer extends WindowTask<ByteLm> {
             System.arraycopy(train, start + 1, y, b * T, T);
             bytes += tokens.bytesOf(train, start + 1, start + 1 + T);
         }
-        model.forward(x, B, T);
-        return new Loss(model.loss(y, null, true), bytes);
+        return new Loss(replicas.forwardLoss(x, y, B, T), bytes);
     }
 
     /** Summed loss over consecutive held-out windows ({@code eval_batches · batch_size} at most), per byte covered. */
@@ -187,8 +186,7 @@ public final class TokenLmTrainer extends WindowTask<ByteLm> {
                     java.util.Arrays.fill(ey, b * T, (b + 1) * T, -1);
                 }
             }
-            model.forward(ex, B, T);
-            nats += model.loss(ey, null, false);
+            nats += replicas.loss(ex, ey, B, T);
         }
         return new Loss(nats, bytes);
     }

@@ -398,13 +398,30 @@ class AttentionKernelTest {
                 "window");
     }
 
+    /**
+     * Repeated runs give the same bits, threaded or nested in a parallel region. A nested call takes its work in one
+     * chunk, as a one-thread team would (a training replica's kernels, see {@code ReplicaTeam}): out, lse, dk and dv
+     * do not depend on the chunks at all; dq sums its chunks' terms in another grouping, so it agrees to float
+     * rounding, and exactly when the team has one thread.
+     */
     @Test
-    void repeatedRunsAndSerialRunsAreBitIdentical() {
+    void repeatedRunsAreBitIdenticalAndNestedRunsAgree() {
         Case c = windowCase(new SplittableRandom(17), 333, 4, 2, 24, 100);
-        float[][] first = runBoth(c, false), second = runBoth(c, false), serial = runBoth(c, true);
+        float[][] first = runBoth(c, false), second = runBoth(c, false), serial = runBoth(c, true), serial2 = runBoth(c, true);
         for (int a = 0; a < first.length; a++) {
             assertArrayEquals(first[a], second[a], "repeat, array " + a);
-            assertArrayEquals(first[a], serial[a], "serial vs threaded, array " + a);
+            assertArrayEquals(serial[a], serial2[a], "repeat nested, array " + a);
+        }
+        assertArrayEquals(first[0], serial[0], "out, nested vs threaded");
+        assertArrayEquals(first[1], serial[1], "lse, nested vs threaded");
+        AttentionKernel.Shape s = c.s();
+        for (int i = 0; i < s.queries(); i++) {
+            for (int x = 0; x < s.qStride(); x++) {
+                float t = first[2][i * s.qStride() + x], n = serial[2][i * s.qStride() + x];
+                boolean isQuery = x < s.heads() * s.headDim();
+                if (isQuery && Parallel.threads() > 1) assertEquals(t, n, 1e-6f * Math.max(1f, Math.abs(t)), "dq " + i + "/" + x);
+                else assertEquals(t, n, "dk/dv (or dq on one thread) " + i + "/" + x);
+            }
         }
     }
 

@@ -84,10 +84,26 @@ class VectorOpsTest {
     }
 
     @Test
+    void segmentAddMatchesScalarExactly() {
+        SplittableRandom rnd = new SplittableRandom(65);
+        for (int n : new int[] {0, 1, 17, 16_385, 100_003}) {
+            float[] a = randomFloats(rnd, n + 3, 2), b = randomFloats(rnd, n + 3, 2);
+            MemorySegment scalar = segmentOf(a), vector = segmentOf(a), src = segmentOf(b);
+            VectorOps.addInPlaceScalar(scalar, src, n);
+            VectorOps.addInPlaceVector(vector, src, n);
+            float[] s = toArray(scalar), v = toArray(vector);
+            assertArrayEquals(s, v, "add n=" + n);
+            for (int i = 0; i < n; i++) assertEquals(a[i] + b[i], s[i], "element " + i);
+            assertEquals(a[n], v[n], "values after the range are untouched");
+        }
+    }
+
+    @Test
     void rangesOutsideTheSegmentAreRejected() {
         MemorySegment seg = segmentOf(new float[10]);
         assertThrows(IllegalArgumentException.class, () -> VectorOps.sumOfSquares(seg, 5, 6));
         assertThrows(IllegalArgumentException.class, () -> VectorOps.scale(seg, -1, 2, 1f));
         assertThrows(IllegalArgumentException.class, () -> VectorOps.sumOfSquaresScalar(seg, 0, 11));
+        assertThrows(IllegalArgumentException.class, () -> VectorOps.addInPlace(seg, segmentOf(new float[5]), 6));
     }
 }
