@@ -7,7 +7,9 @@ import dev.patchwork.model.Blt;
 import dev.patchwork.model.BltConfig;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.train.AdamW;
+import dev.patchwork.train.BltReplicas;
 import dev.patchwork.train.GradientClipping;
+import dev.patchwork.train.ReplicaTeam;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -41,11 +43,11 @@ public final class BltTrainBench {
         BltBatch b = randomBatch(batch, seqLen, patchSize, config.maxEncoderSeqLength(), new SplittableRandom(1));
         long patches = 0;
         for (int[] l : b.lengths()) patches += l.length;
+        BltReplicas replicas = new BltReplicas(model, ReplicaTeam.replicasFor(batch)); // as the trainer runs a step
         Runnable step = () -> {
             grads.zero();
-            model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
-            model.loss(b.y(), null, true);
-            model.backward(grads);
+            replicas.forwardLoss(b);
+            replicas.backward(grads);
             TrainStepTiming.optimizerStep(() -> {
                 GradientClipping.clip(grads, 1.0);
                 opt.step(model.parameters(), grads, 1e-4);
@@ -62,6 +64,7 @@ public final class BltTrainBench {
         m.put("hash_parameters", hash);
         m.put("batch_size", batch);
         m.put("seq_len_patches", seqLen);
+        m.put("replicas", replicas.replicas());
         m.put("bytes_per_row", context);
         m.put("mean_patch_size", meanPatch);
         TrainStepTiming.putThroughput(m, timing.steps(), timing.medianSeconds(), b.targets(), flopsPerByte);

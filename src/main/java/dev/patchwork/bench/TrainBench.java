@@ -6,6 +6,7 @@ import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.train.AdamW;
 import dev.patchwork.train.GradientClipping;
 import dev.patchwork.train.ReplicaTeam;
+import dev.patchwork.train.WindowReplicas;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -33,7 +34,7 @@ public final class TrainBench {
             x[i] = 4 + r.nextInt(96) + 32; // printable ASCII range, like text
             y[i] = 4 + r.nextInt(96) + 32;
         }
-        ReplicaTeam replicas = new ReplicaTeam(model, ReplicaTeam.replicasFor(batch)); // as the trainers run a step
+        WindowReplicas replicas = new WindowReplicas(model, ReplicaTeam.replicasFor(batch)); // as the trainers run a step
         Runnable step = () -> {
             grads.zero();
             replicas.forwardLoss(x, y, batch, seqLen);

@@ -143,10 +143,21 @@ public final class Blt {
      * @return the summed loss in nats over the counted positions
      */
     public double loss(int[] targets, float[] losses, boolean withGradient) {
-        int vocab = config.vocabSize(), counted = 0;
-        for (int i = 0; i < rows; i++) if (targets[i] >= 0) counted++;
+        return crossEntropy(targets, losses, withGradient, CrossEntropyKernel.counted(targets, rows));
+    }
+
+    /**
+     * The summed loss as {@link #loss}, preparing the gradient of that sum divided by {@code meanOver}: a training
+     * replica's part of its batch's mean ({@code dev.patchwork.train.BltReplicas}).
+     */
+    public double loss(int[] targets, long meanOver) {
+        return crossEntropy(targets, null, true, meanOver);
+    }
+
+    private double crossEntropy(int[] targets, float[] losses, boolean withGradient, long meanOver) {
+        int vocab = config.vocabSize();
         if (withGradient && dLogits.length < rows * vocab) dLogits = new float[rows * vocab];
-        float scale = counted == 0 ? 0f : 1f / counted;
+        float scale = meanOver == 0 ? 0f : 1f / meanOver;
         long t = LayerProfile.start();
         double loss = CrossEntropyKernel.forwardBackward(logits, rows, vocab, targets, 0, losses, withGradient ? dLogits : null, scale);
         LayerProfile.stop(LayerProfile.Kind.OUTPUT_AND_LOSS, false, t);
@@ -156,6 +167,11 @@ public final class Blt {
     /** Adds the gradient of the mean loss (from {@link #loss} with a gradient) into {@code grads}. */
     public void backward(ParameterBuffer grads) {
         backwardFromLogits(grads, dLogits);
+    }
+
+    /** A model over the same parameters with activations of its own, to train on a share of a batch on another thread. */
+    public Blt replica() {
+        return withParameters(config, params);
     }
 
     /** Adds the gradient for a given {@code ∂L/∂logits [B·N, vocab]} of the last forward into {@code grads}. */

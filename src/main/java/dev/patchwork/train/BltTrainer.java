@@ -111,7 +111,8 @@ public final class BltTrainer {
     }
 
     /**
-     * Refuses a config whose training would not fit in memory: parameters, gradients and AdamW moments (native memory)
+     * Refuses a config whose training would not fit in memory: parameters, gradients, AdamW moments and the training
+     * replicas' gradients (native memory)
      * plus activations (heap), with rows of {@code seqLen} patches of about {@code patch_size} bytes.
      */
     public static void checkFits(BltConfig c, int batch, int seqLen, double patchSize) {
@@ -123,7 +124,7 @@ public final class BltTrainer {
         long perByte = perLocalLayer * (c.nLayersLocalEncoder() + c.nLayersLocalDecoder()) + 10L * dL * c.nLayersLocalDecoder()
                 + 8L * dL + 2L * c.vocabSize() + c.hashTables();
         long perPatch = (14L * dG + 6L * c.ffnHidden(dG) + 2L * c.nHeadsGlobal()) * c.nLayersGlobal() + 8L * k * dL + 4L * dG;
-        MemoryCheck.require(16 * params, 4 * (bytes * perByte + patches * perPatch),
+        MemoryCheck.require(ReplicaTeam.nativeBytesPerParameter(batch) * params, 4 * (bytes * perByte + patches * perPatch),
                 "batch_size, seq_len, the widths, the layers or encoder_hash_byte_group_vocab");
     }
 
@@ -275,6 +276,7 @@ public final class BltTrainer {
         private final ByteCorpus corpus;
         private final CorpusSplit split;
         private final CorpusPatches patches;
+        private final BltReplicas replicas;
 
         Task(Blt model, ByteLm entropyLm, PatcherConfig patcher, BltBatcher batcher, ByteCorpus corpus, CorpusSplit split,
              CorpusPatches patches) {
@@ -285,6 +287,7 @@ public final class BltTrainer {
             this.corpus = corpus;
             this.split = split;
             this.patches = patches;
+            this.replicas = new BltReplicas(model, ReplicaTeam.replicasFor(config.settings().batchSize()));
         }
 
         @Override
@@ -325,13 +328,12 @@ public final class BltTrainer {
         @Override
         public Loss forwardTraining(long step) {
             BltBatch b = batcher.batch(step, config.settings().batchSize());
-            model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
-            return new Loss(model.loss(b.y(), null, true), b.targets());
+            return new Loss(replicas.forwardLoss(b), b.targets());
         }
 
         @Override
         public void backward(ParameterBuffer grads) {
-            model.backward(grads);
+            replicas.backward(grads);
         }
 
         /** Summed loss over the first {@code eval_batches · batch_size} held-out windows. */
@@ -348,8 +350,7 @@ public final class BltTrainer {
                 budget--;
                 if (rows.size() == B || budget == 0 || !windows.hasNext()) {
                     BltBatch b = BltBatch.of(rows);
-                    model.forward(b.x(), b.rows(), b.bytes(), b.lengths());
-                    nats += model.loss(b.y(), null, false);
+                    nats += replicas.loss(b);
                     targets += b.targets();
                     rows.clear();
                 }

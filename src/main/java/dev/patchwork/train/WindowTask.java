@@ -28,7 +28,7 @@ abstract class WindowTask<M extends WindowModel> implements TrainingTask {
     /** The training batch: {@code batch_size} windows of inputs and their targets, reused every step. */
     protected final int[] x, y;
     /** Runs each training step's forward and backward on replicas of the model, one per thread. */
-    protected final ReplicaTeam replicas;
+    protected final WindowReplicas replicas;
     private final Trainer trainer;
 
     /**
@@ -43,7 +43,7 @@ abstract class WindowTask<M extends WindowModel> implements TrainingTask {
         this.seqLen = settings.seqLenOr(maxSeqlen);
         this.x = new int[settings.batchSize() * seqLen];
         this.y = new int[settings.batchSize() * seqLen];
-        this.replicas = new ReplicaTeam(model, ReplicaTeam.replicasFor(settings.batchSize()));
+        this.replicas = new WindowReplicas(model, ReplicaTeam.replicasFor(settings.batchSize()));
         // the Trainer and the optimiser read only the layout here, which the model already has
         AdamW optimizer = resumeState == null ? Trainer.optimizer(this, settings)
                 : Trainer.restoreOptimizer(this, settings, resumeState, out);

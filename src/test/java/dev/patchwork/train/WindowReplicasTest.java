@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * test, so a replica's own count would differ), and the replicas' gradients add up. Also: backward adds into the
  * caller's buffer, and the same replicas give the same bits run after run.
  */
-class ReplicaTeamTest {
+class WindowReplicasTest {
     private static ByteLm byteLm() throws Exception {
         return ByteLm.initialise(ByteLmConfig.fromJson(Json.MAPPER.readTree(
                 "{\"dim\": 32, \"n_layers\": 2, \"n_heads\": 4, \"max_seqlen\": 16, \"multiple_of\": 16}"), "test"));
@@ -53,7 +53,7 @@ class ReplicaTeamTest {
             for (float v : e) scale = Math.max(scale, Math.abs(v));
 
             for (int replicas : new int[] {1, 2, 3, 5}) {
-                ReplicaTeam team = new ReplicaTeam(model, replicas);
+                WindowReplicas team = new WindowReplicas(model, replicas);
                 ParameterBuffer grads = ParameterBuffer.allocate(model.layout());
                 double loss = team.forwardLoss(x, y, B, T);
                 team.backward(grads);
@@ -77,7 +77,7 @@ class ReplicaTeamTest {
             x[i] = 4 + r.nextInt(250);
             y[i] = 4 + r.nextInt(250);
         }
-        ReplicaTeam team = new ReplicaTeam(model, 2);
+        WindowReplicas team = new WindowReplicas(model, 2);
         ParameterBuffer once = ParameterBuffer.allocate(model.layout()), twice = ParameterBuffer.allocate(model.layout());
         team.forwardLoss(x, y, B, T);
         team.backward(once);
@@ -96,11 +96,21 @@ class ReplicaTeamTest {
         assertTrue(nonzero, "the gradient is not all zero");
     }
 
+    /** A batch with fewer rows than replicas (the last evaluation batch) is shared by as many replicas as it has rows. */
     @Test
-    void aBatchSmallerThanTheTeamIsRefused() throws Exception {
-        ReplicaTeam team = new ReplicaTeam(byteLm(), 3);
-        assertThrows(IllegalArgumentException.class, () -> team.forwardLoss(new int[32], new int[32], 2, 16));
-        assertThrows(IllegalArgumentException.class, () -> new ReplicaTeam(byteLm(), 0));
+    void aBatchSmallerThanTheTeamUsesFewerReplicas() throws Exception {
+        ByteLm model = byteLm();
+        int[] x = new int[2 * 16], y = new int[2 * 16];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = 4 + i;
+            y[i] = 5 + i;
+        }
+        model.forward(x, 2, 16);
+        double alone = model.loss(y, null, false);
+        WindowReplicas team = new WindowReplicas(byteLm(), 3);
+        assertEquals(alone, team.loss(x, y, 2, 16), 1e-5 * alone);
+        assertThrows(IllegalArgumentException.class, () -> new WindowReplicas(model, 0));
+        assertThrows(IllegalStateException.class, () -> team.backward(ParameterBuffer.allocate(model.layout())));
     }
 
     private static float[] toArray(ParameterBuffer b) {
