@@ -178,11 +178,22 @@ public final class ParameterBuffer {
         MemorySegment.copy(values, 0, data, F32, offset(v) * Float.BYTES, values.length);
     }
 
-    /** Sets every float to zero. */
+    /**
+     * Sets every float to zero, split across the team in large blocks (a gradient buffer is zeroed before every
+     * training step: on one thread, 50 MB for the BLT-10m left the other core idle for a few milliseconds).
+     */
     public void zero() {
         requirePlain("zero");
-        data.fill((byte) 0);
+        long bytes = data.byteSize();
+        int blocks = (int) Math.min(Integer.MAX_VALUE, (bytes + ZERO_BLOCK_BYTES - 1) / ZERO_BLOCK_BYTES);
+        Parallel.forRange(blocks, (b0, b1) -> {
+            long from = b0 * ZERO_BLOCK_BYTES, to = Math.min(bytes, b1 * ZERO_BLOCK_BYTES);
+            data.asSlice(from, to - from).fill((byte) 0);
+        });
     }
+
+    /** Bytes per block of {@link #zero}: below one block (a small model) the calling thread zeroes alone. */
+    private static final long ZERO_BLOCK_BYTES = 1 << 20;
 
     /** Copies all values from another buffer with the same layout. */
     public void copyFrom(ParameterBuffer other) {
