@@ -82,15 +82,24 @@ final class AttentionBackward {
         return span;
     }
 
-    /** {@code delta[i*heads + h] = Σ_d dout·out} of query i, head h (in order of d, as the scalar twin). */
+    /**
+     * {@code delta[i*heads + h] = Σ_d dout·out} of query i, head h: whole vectors of components summed lane-wise and
+     * then across lanes, the ragged rest in order of d.
+     */
     private static void outputGradientDots(AttentionKernel.Shape s, float[] out, float[] dout, float[] delta) {
-        int hd = s.headDim(), heads = s.heads();
+        int hd = s.headDim(), heads = s.heads(), whole = hd / L * L;
         Parallel.RangeBody body = (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 for (int h = 0; h < heads; h++) {
                     int ob = s.outOff() + i * s.outStride() + h * hd;
                     float sum = 0f;
-                    for (int d = 0; d < hd; d++) sum += dout[ob + d] * out[ob + d];
+                    if (whole > 0) {
+                        FloatVector acc = FloatVector.zero(F);
+                        for (int d = 0; d < whole; d += L)
+                            acc = FloatVector.fromArray(F, dout, ob + d).fma(FloatVector.fromArray(F, out, ob + d), acc);
+                        sum = VectorMath.sum(acc);
+                    }
+                    for (int d = whole; d < hd; d++) sum += dout[ob + d] * out[ob + d];
                     delta[i * heads + h] = sum;
                 }
             }
@@ -108,8 +117,16 @@ final class AttentionBackward {
                 int first = -1;
                 for (int c = 0; c < chunks && first < 0; c++) if (span[2 * c] <= i && i < span[2 * c + 1]) first = c;
                 if (first < 0) continue; // no key reaches this query
-                int qb = s.qOff() + i * s.qStride();
-                for (int x = 0; x < width; x++) {
+                int qb = s.qOff() + i * s.qStride(), x = 0;
+                // whole vectors, then the rest: the same operations on each value in the same order
+                for (; x <= width - L; x += L) {
+                    FloatVector sum = FloatVector.fromArray(F, dqChunks[first], (i - span[2 * first]) * width + x);
+                    for (int c = first + 1; c < chunks; c++)
+                        if (span[2 * c] <= i && i < span[2 * c + 1])
+                            sum = sum.add(FloatVector.fromArray(F, dqChunks[c], (i - span[2 * c]) * width + x));
+                    FloatVector.fromArray(F, dq, qb + x).add(sum.mul(scale)).intoArray(dq, qb + x);
+                }
+                for (; x < width; x++) {
                     float sum = dqChunks[first][(i - span[2 * first]) * width + x];
                     for (int c = first + 1; c < chunks; c++)
                         if (span[2 * c] <= i && i < span[2 * c + 1]) sum += dqChunks[c][(i - span[2 * c]) * width + x];
@@ -201,12 +218,34 @@ final class AttentionBackward {
                 }
             }
         }
+        if (AttentionForward.transposeInSquares(rows, hd)) {
+            for (int i = 0; i < hd * BLOCK; i += L) FloatVector.fromArray(F, w.accT, i).mul(scale).intoArray(w.accT, i);
+            addTransposed(w.accT, hd, dk, s.kOff() + j0 * s.kStride() + g * hd, s.kStride(), w.tile);
+            addTransposed(w.acc2T, hd, dv, s.vOff() + j0 * s.vStride() + g * hd, s.vStride(), w.tile);
+            return;
+        }
         for (int lane = 0; lane < rows; lane++) {
             int kRow = s.kOff() + (j0 + lane) * s.kStride() + g * hd;
             int vRow = s.vOff() + (j0 + lane) * s.vStride() + g * hd;
             for (int d = 0; d < hd; d++) {
                 dk[kRow + d] += scale * w.accT[d * BLOCK + lane];
                 dv[vRow + d] += w.acc2T[d * BLOCK + lane];
+            }
+        }
+    }
+
+    /**
+     * {@code dst[off + lane*stride + d] += accT[d*BLOCK + lane]} for a full block, moved out of the lanes in 16 × 16
+     * squares through {@code square} (256 floats).
+     */
+    private static void addTransposed(float[] accT, int hd, float[] dst, int off, int stride, float[] square) {
+        for (int db = 0; db < hd; db += 16) {
+            for (int lb = 0; lb < BLOCK; lb += 16) {
+                Transpose16.block(accT, db * BLOCK + lb, BLOCK, square, 0, 16);
+                for (int r = 0; r < 16; r++) {
+                    int o = off + (lb + r) * stride + db;
+                    FloatVector.fromArray(F, dst, o).add(FloatVector.fromArray(F, square, 16 * r)).intoArray(dst, o);
+                }
             }
         }
     }

@@ -91,8 +91,25 @@ final class AttentionForward {
         for (int t = 0; t < TILE; t++) rows[t] = base + Math.clamp(j + t, lo, hi - 1) * stride;
     }
 
+    /**
+     * Whether a block of {@code rows} rows of head dimension {@code hd} moves between lanes and rows through
+     * {@link Transpose16}: a full block, whole 16 × 16 squares. Element by element, the transpositions in and out of
+     * the lanes were a quarter of the attention's time at T = 64, head dimension 32 (the byte-LM config).
+     */
+    static boolean transposeInSquares(int rows, int hd) {
+        return Transpose16.AVAILABLE && rows == BLOCK && hd % 16 == 0;
+    }
+
     /** Writes {@code aT[d*BLOCK + lane] = x[off + (i0 + lane)*stride + d]·scale}; padding lanes repeat the last row. */
     static void transposeRows(float[] x, int off, int stride, int i0, int rows, int hd, float scale, float[] aT) {
+        if (transposeInSquares(rows, hd)) {
+            for (int lb = 0; lb < BLOCK; lb += 16)
+                for (int db = 0; db < hd; db += 16)
+                    Transpose16.block(x, off + (i0 + lb) * stride + db, stride, aT, db * BLOCK + lb, BLOCK);
+            if (scale != 1f) // the same product as below, after the move instead of before
+                for (int i = 0; i < hd * BLOCK; i += L) FloatVector.fromArray(F, aT, i).mul(scale).intoArray(aT, i);
+            return;
+        }
         for (int lane = 0; lane < BLOCK; lane++) {
             int b = off + (i0 + Math.min(lane, rows - 1)) * stride;
             for (int d = 0; d < hd; d++) aT[d * BLOCK + lane] = x[b + d] * scale;
@@ -119,6 +136,19 @@ final class AttentionForward {
             AttentionTiles.accumulateTile(w.accT, v, w.rowsB, hd, w.tile, rescale ? w.rescale : null);
         }
         int heads = s.heads();
+        boolean squares = transposeInSquares(rows, hd);
+        if (squares) { // out = acc / l, lane by lane, then moved into the rows in 16 × 16 squares
+            for (int lane = 0; lane < BLOCK; lane++) w.rescale[lane] = w.sum[lane] == 0f ? 0f : 1f / w.sum[lane];
+            FloatVector inv0 = FloatVector.fromArray(F, w.rescale, 0), inv1 = FloatVector.fromArray(F, w.rescale, L);
+            for (int d = 0; d < hd; d++) {
+                FloatVector.fromArray(F, w.accT, d * BLOCK).mul(inv0).intoArray(w.accT, d * BLOCK);
+                FloatVector.fromArray(F, w.accT, d * BLOCK + L).mul(inv1).intoArray(w.accT, d * BLOCK + L);
+            }
+            for (int db = 0; db < hd; db += 16)
+                for (int lb = 0; lb < BLOCK; lb += 16)
+                    Transpose16.block(w.accT, db * BLOCK + lb, BLOCK, out, s.outOff() + (i0 + lb) * s.outStride() + h * hd + db,
+                            s.outStride());
+        }
         for (int lane = 0; lane < rows; lane++) {
             int i = i0 + lane, ob = s.outOff() + i * s.outStride() + h * hd;
             float l = w.sum[lane];
@@ -126,8 +156,10 @@ final class AttentionForward {
                 for (int d = 0; d < hd; d++) out[ob + d] = 0f;
                 if (lse != null) lse[i * heads + h] = Float.NEGATIVE_INFINITY;
             } else {
-                float inv = 1f / l;
-                for (int d = 0; d < hd; d++) out[ob + d] = w.accT[d * BLOCK + lane] * inv;
+                if (!squares) {
+                    float inv = 1f / l;
+                    for (int d = 0; d < hd; d++) out[ob + d] = w.accT[d * BLOCK + lane] * inv;
+                }
                 if (lse != null) lse[i * heads + h] = w.max[lane] + (float) Math.log(l);
             }
         }

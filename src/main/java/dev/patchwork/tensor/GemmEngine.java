@@ -549,7 +549,7 @@ final class GemmEngine {
                         if (t.bArr != null) FloatVector.fromArray(F, t.bArr, (int) src).intoArray(block, 16 * i);
                         else FloatVector.fromMemorySegment(F, t.bSeg, src * Float.BYTES, ORDER).intoArray(block, 16 * i);
                     }
-                    Transpose16.block(block, dst, base + p * NR + c, NR);
+                    Transpose16.block(block, 0, 16, dst, base + p * NR + c, NR);
                 }
             }
         }

@@ -38,18 +38,26 @@ final class Transpose16 {
     private Transpose16() {}
 
     /**
-     * {@code dst[dOff + p*dstStride + c] = src[c*16 + p]} for c, p in [0, 16): 16 rows of 16 contiguous values in
-     * {@code src}, written transposed into 16 rows of {@code dst} at the given stride.
+     * {@code dst[dOff + p*dstStride + c] = src[sOff + c*srcStride + p]} for c, p in [0, 16): 16 rows of 16 contiguous
+     * values in {@code src}, written transposed into 16 rows of {@code dst}, each side at its own stride.
      */
-    static void block(float[] src, float[] dst, int dOff, int dstStride) {
-        FloatVector v0 = FloatVector.fromArray(F, src, 0), v1 = FloatVector.fromArray(F, src, 16);
-        FloatVector v2 = FloatVector.fromArray(F, src, 32), v3 = FloatVector.fromArray(F, src, 48);
-        FloatVector v4 = FloatVector.fromArray(F, src, 64), v5 = FloatVector.fromArray(F, src, 80);
-        FloatVector v6 = FloatVector.fromArray(F, src, 96), v7 = FloatVector.fromArray(F, src, 112);
-        FloatVector v8 = FloatVector.fromArray(F, src, 128), v9 = FloatVector.fromArray(F, src, 144);
-        FloatVector v10 = FloatVector.fromArray(F, src, 160), v11 = FloatVector.fromArray(F, src, 176);
-        FloatVector v12 = FloatVector.fromArray(F, src, 192), v13 = FloatVector.fromArray(F, src, 208);
-        FloatVector v14 = FloatVector.fromArray(F, src, 224), v15 = FloatVector.fromArray(F, src, 240);
+    static void block(float[] src, int sOff, int srcStride, float[] dst, int dOff, int dstStride) {
+        FloatVector v0 = FloatVector.fromArray(F, src, sOff);
+        FloatVector v1 = FloatVector.fromArray(F, src, sOff + srcStride);
+        FloatVector v2 = FloatVector.fromArray(F, src, sOff + 2 * srcStride);
+        FloatVector v3 = FloatVector.fromArray(F, src, sOff + 3 * srcStride);
+        FloatVector v4 = FloatVector.fromArray(F, src, sOff + 4 * srcStride);
+        FloatVector v5 = FloatVector.fromArray(F, src, sOff + 5 * srcStride);
+        FloatVector v6 = FloatVector.fromArray(F, src, sOff + 6 * srcStride);
+        FloatVector v7 = FloatVector.fromArray(F, src, sOff + 7 * srcStride);
+        FloatVector v8 = FloatVector.fromArray(F, src, sOff + 8 * srcStride);
+        FloatVector v9 = FloatVector.fromArray(F, src, sOff + 9 * srcStride);
+        FloatVector v10 = FloatVector.fromArray(F, src, sOff + 10 * srcStride);
+        FloatVector v11 = FloatVector.fromArray(F, src, sOff + 11 * srcStride);
+        FloatVector v12 = FloatVector.fromArray(F, src, sOff + 12 * srcStride);
+        FloatVector v13 = FloatVector.fromArray(F, src, sOff + 13 * srcStride);
+        FloatVector v14 = FloatVector.fromArray(F, src, sOff + 14 * srcStride);
+        FloatVector v15 = FloatVector.fromArray(F, src, sOff + 15 * srcStride);
         FloatVector lo = LO[0], hi = HI[0], t;
         t = lo.selectFrom(v0, v8);   v8 = hi.selectFrom(v0, v8);     v0 = t;
         t = lo.selectFrom(v1, v9);   v9 = hi.selectFrom(v1, v9);     v1 = t;
@@ -108,8 +116,8 @@ final class Transpose16 {
     }
 
     /** The element-wise twin of {@link #block}. */
-    static void blockScalar(float[] src, float[] dst, int dOff, int dstStride) {
+    static void blockScalar(float[] src, int sOff, int srcStride, float[] dst, int dOff, int dstStride) {
         for (int c = 0; c < 16; c++)
-            for (int p = 0; p < 16; p++) dst[dOff + p * dstStride + c] = src[c * 16 + p];
+            for (int p = 0; p < 16; p++) dst[dOff + p * dstStride + c] = src[sOff + c * srcStride + p];
     }
 }
