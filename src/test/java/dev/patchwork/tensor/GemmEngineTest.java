@@ -38,8 +38,9 @@ class GemmEngineTest {
                 new GemmEngine.Plan(7, 2 * MR, 2 * NR, NR, 2, 2),
                 new GemmEngine.Plan(9, MR, NR, NR, 3, 3),
         };
+        // 1024 rows: a transposed A whose rows are 4 KB apart goes through the row-major copy (transposeA)
         int[][] shapes = {{1, 1, 1}, {13, 2 * NR + 3, 11}, {3 * MR + 5, 5 * NR - 1, 23}, {50, 70, 40}, {2 * MR, NR + L, 9},
-                {2 * MR, NR + 2 * L, 9}, {MR, NR + 2 * L - 3, 6}};
+                {2 * MR, NR + 2 * L, 9}, {MR, NR + 2 * L - 3, 6}, {1024, L + 3, 37}};
         try (Arena arena = Arena.ofShared()) {
             for (GemmEngine.Plan plan : plans) {
                 for (int[] s : shapes) {
@@ -120,6 +121,22 @@ class GemmEngineTest {
             else GemmEngine.runSerially(t, plan, grid[0]);
             if (first == null) first = c;
             else assertArrayEquals(first, c, grid[0] + " parts, " + grid[1] + " column groups");
+        }
+    }
+
+    /** The row-major copy of a transposed A: whole 16 × 16 squares and ragged edges, the padding rows zero. */
+    @Test
+    void transposedACopiesEveryValue() {
+        SplittableRandom rnd = new SplittableRandom(4);
+        for (int[] mk : new int[][] {{16, 16}, {40, 37}, {6, 5}, {96, 512}, {17, 33}}) {
+            int m = mk[0], k = mk[1], stride = 1024, i0 = 3, p0 = 2, ld = k + 16;
+            float[] a = random(rnd, 7 + (p0 + k) * stride + i0 + m);
+            GemmEngine.Task t = GemmEngine.task(i0 + m, 1, p0 + k).a(a, 7, 1, stride);
+            float[] dst = random(rnd, GemmEngine.roundUp(m, MR) * ld);
+            GemmEngine.transposeA(t, i0, m, p0, k, dst, ld);
+            for (int i = 0; i < GemmEngine.roundUp(m, MR); i++)
+                for (int p = 0; p < k; p++)
+                    assertEquals(i < m ? a[7 + (i0 + i) + (p0 + p) * stride] : 0f, dst[i * ld + p], m + "x" + k + " (" + i + ", " + p + ")");
         }
     }
 
