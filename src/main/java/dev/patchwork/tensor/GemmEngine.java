@@ -24,8 +24,9 @@ import static dev.patchwork.tensor.ParameterBuffer.F32;
  * a grid of row groups × column groups, each thread packing the B of its own columns ({@link #columnGroups} says
  * why and how the grid is chosen). Packing B is the only place that reads the
  * weight segment and resolves its layout, so the kernel reads only {@code float[]} data. A (always an activation array)
- * is read in place at its own strides ({@link #readAInPlace}), which removes a pass over it, and packed into
- * {@code kc × MR} panels only for ragged row tiles and for a transposed A whose rows would share one L1 set.
+ * is read in place at its own strides ({@link #readAInPlace}), which removes a pass over it, packed into
+ * {@code kc × MR} panels only for ragged row tiles, and copied row-major ({@link #transposeA}) when it is stored
+ * transposed with rows that would share one L1 set.
  *
  * <p>Block sizes are chosen per call from the shape ({@link Plan}): the depth is split into near-equal blocks of at
  * most {@value #KC_MAX} steps (a 6-row A panel is then at most 12 KB, within L1, and is reused across a whole L2
@@ -94,8 +95,8 @@ final class GemmEngine {
      * How many column groups {@code parts} threads split a {@code rows × cols} output into; the row groups are
      * {@code parts / columnGroups}. Part p takes row group {@code p / columnGroups} (a contiguous range of row tiles)
      * and column group {@code p % columnGroups} (a contiguous range of column panels), and packs the B of its
-     * columns, one depth block at a time, into a buffer of its own; it reads A in place or packs it privately too. So the only
-     * data the threads share is read-only input.
+     * columns, one depth block at a time, into a buffer of its own; it reads A in place or packs it privately too. So
+     * the only data the threads share is read-only input.
      *
      * <p>An earlier version packed B once, together (each thread some panels), into one shared buffer: every call then
      * rewrote lines the other core had read in the previous call, each write first took its line back from that core's
@@ -348,7 +349,7 @@ final class GemmEngine {
         int rowFirst = t0 / colTiles * MR, rowEnd = Math.min(t.rows, ((t1 - 1) / colTiles + 1) * MR);
         float[] packedB = ws.b(paddedCols * Math.min(plan.kc(), t.depth));
         for (int pc = 0; pc < t.depth; pc += plan.kc()) {
-            int kcb = Math.min(plan.kc(), t.depth - pc), bBlock = 0;
+            int kcb = Math.min(plan.kc(), t.depth - pc);
             packB(t, pc, kcb, jc, ncb, packedB, 0);
             boolean add = t.accumulate || pc > 0;
             // Full row tiles are read in place when that beats copying them (see readAInPlace); the rest is packed. An
@@ -376,7 +377,7 @@ final class GemmEngine {
                         int rowStride = direct ? t.aRowStride : inPlaceRows ? 1 : ld;
                         int depthStride = direct ? t.aDepthStride : inPlaceRows ? MR : 1;
                         for (int jr = j0; jr < j1; jr += NR) {
-                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, packedB, bBlock + jr * kcb,
+                            tile(t, ws, kcb, aSrc, aPanel, rowStride, depthStride, packedB, jr * kcb,
                                     ic + ir, Math.min(MR, mcb - ir), jc + jr, Math.min(NR, ncb - jr), add);
                         }
                     }
@@ -394,7 +395,7 @@ final class GemmEngine {
      * 384 → 512: 92). Row-major A reads MR = 6 rows at once, which fit in the 8 ways of an L1 set even when they are
      * a multiple of 4 KB apart (with the earlier 12-row tile such rows thrashed and the kernel lost up to 40%). A
      * stored transposed (dYᵀ in dYᵀ·X) touches one line per depth step; when its leading dimension is a multiple of
-     * 4 KB all those lines fall in one L1 set, so it is packed then (in place it lost about 5% at 8192×2048×512), and
+     * 4 KB all those lines fall in one L1 set, so it is copied row-major then ({@link #transposeA}), and
      * read in place otherwise, a multiple of 1 KB (four sets) included (one thread: 8192×384×128 dYᵀ·X 81 GFLOP/s in
      * place against 67 packed; 4706×256×128 78–82 against 73; 1024×768×256 92–94 against 88–91).
      */

@@ -186,7 +186,8 @@ public final class ParameterBuffer {
         requirePlain("zero");
         long bytes = data.byteSize();
         int blocks = (int) Math.min(Integer.MAX_VALUE, (bytes + ZERO_BLOCK_BYTES - 1) / ZERO_BLOCK_BYTES);
-        Parallel.forRange(blocks, (b0, b1) -> {
+        // a confined arena's segment is zeroed by its owner alone (the team's threads may not touch it)
+        Parallel.forRange(blocks, GemmEngine.sharedAcrossThreads(data) ? Parallel.available() : 1, (b0, b1) -> {
             long from = b0 * ZERO_BLOCK_BYTES, to = Math.min(bytes, b1 * ZERO_BLOCK_BYTES);
             data.asSlice(from, to - from).fill((byte) 0);
         });

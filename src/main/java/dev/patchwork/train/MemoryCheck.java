@@ -16,7 +16,7 @@ final class MemoryCheck {
         long physical = physicalMemory();
         if (activations > heap * 0.9 || nativeBytes + activations > physical * 0.9) {
             throw new PatchworkException(String.format(
-                    "this config needs about %.1f GiB (%.1f GiB of parameters, gradients and AdamW moments + %.1f GiB of activations) "
+                    "this config needs about %.1f GiB (%.1f GiB of parameters, gradients (a set per training replica) and AdamW moments + %.1f GiB of activations) "
                             + "but %.1f GiB of heap / %.1f GiB of memory are available: reduce %s",
                     (nativeBytes + activations) / 1073741824.0, nativeBytes / 1073741824.0, activations / 1073741824.0,
                     heap / 1073741824.0, physical / 1073741824.0, reduce));

@@ -47,8 +47,15 @@ public final class ReplicaTeam implements Parallel.RangeBody {
     private boolean backward, withGradient;
     private ParameterBuffer callerGrads; // set during backward: replica 0's target
 
-    ReplicaTeam(ParameterLayout layout, Replica... replicas) {
-        if (replicas.length < 1) throw new IllegalArgumentException("a team needs at least one replica");
+    /** A team of {@code count} replicas over parameters of {@code layout}, replica r made by {@code replica}. */
+    static ReplicaTeam of(ParameterLayout layout, int count, java.util.function.IntFunction<Replica> replica) {
+        if (count < 1) throw new IllegalArgumentException("replicas must be >= 1, got " + count);
+        Replica[] replicas = new Replica[count];
+        for (int r = 0; r < count; r++) replicas[r] = replica.apply(r);
+        return new ReplicaTeam(layout, replicas);
+    }
+
+    private ReplicaTeam(ParameterLayout layout, Replica[] replicas) {
         this.replicas = replicas;
         this.grads = new ParameterBuffer[replicas.length];
         for (int r = 1; r < replicas.length; r++) grads[r] = ParameterBuffer.allocate(layout);

@@ -15,10 +15,7 @@ public final class WindowReplicas {
 
     /** {@code replicas} replicas of {@code model} (1: the model alone). */
     public WindowReplicas(WindowModel model, int replicas) {
-        if (replicas < 1) throw new IllegalArgumentException("replicas must be >= 1, got " + replicas);
-        Share[] shares = new Share[replicas];
-        for (int r = 0; r < replicas; r++) shares[r] = new Share(r == 0 ? model : model.replica());
-        team = new ReplicaTeam(model.layout(), shares);
+        team = ReplicaTeam.of(model.layout(), replicas, r -> new Share(r == 0 ? model : model.replica()));
     }
 
     public int replicas() {
