@@ -10,6 +10,8 @@ import dev.patchwork.model.ByteLmConfig;
 import dev.patchwork.tensor.ParameterBuffer;
 import dev.patchwork.tensor.Simd;
 import dev.patchwork.train.ByteLmTrainer;
+import dev.patchwork.train.ReplicaTeam;
+import dev.patchwork.train.WindowReplicas;
 import dev.patchwork.train.StopSignal;
 import dev.patchwork.train.Trainer;
 import dev.patchwork.train.TrainSettings;
@@ -98,15 +100,15 @@ final class DemoCommand implements Callable<Integer> {
     private int stepsForBudget(ByteLmConfig config) {
         ByteLm probe = ByteLm.initialise(config);
         ParameterBuffer grads = ParameterBuffer.allocate(probe.layout());
+        WindowReplicas replicas = new WindowReplicas(probe, ReplicaTeam.replicasFor(BATCH)); // as the trainer's steps
         int[] x = new int[BATCH * SEQ], y = new int[BATCH * SEQ];
         java.util.Arrays.fill(x, 100);
         java.util.Arrays.fill(y, 101);
         long t0 = 0;
         for (int i = 0; i < 15; i++) {
             if (i == 5) t0 = System.nanoTime(); // the first steps warm up the JIT
-            probe.forward(x, BATCH, SEQ);
-            probe.loss(y, null, true);
-            probe.backward(grads);
+            replicas.forwardLoss(x, y, BATCH, SEQ);
+            replicas.backward(grads);
         }
         double perStep = (System.nanoTime() - t0) / 1e9 / 10 * 1.15; // + optimizer, eval and checkpoints
         int n = (int) (minutes * 60 / perStep);
