@@ -137,7 +137,7 @@ final class AttentionForward {
         }
         int heads = s.heads();
         boolean squares = transposeInSquares(rows, hd);
-        if (squares) { // out = acc / l, lane by lane, then moved into the rows in 16 × 16 squares
+        if (squares) { // out = acc · (1/l), lane by lane, then moved into the rows in 16 × 16 squares
             for (int lane = 0; lane < BLOCK; lane++) w.rescale[lane] = w.sum[lane] == 0f ? 0f : 1f / w.sum[lane];
             FloatVector inv0 = FloatVector.fromArray(F, w.rescale, 0), inv1 = FloatVector.fromArray(F, w.rescale, L);
             for (int d = 0; d < hd; d++) {
