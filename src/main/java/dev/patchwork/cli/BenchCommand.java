@@ -65,8 +65,9 @@ final class BenchCommand implements Runnable {
             footer = {"", "For a BLT config (its model has dim_global) --seq-len counts patches (default: the config's train.seq_len,",
                     "else max_seqlen), rows are random patches of mean size --patch-size (default: the config's patcher.patch_size,",
                     "else 4.5), and FLOPs follow the BLT paper's accounting.", "",
-                    "Steps run as the trainers run them: one model replica per thread, each on a share of the batch's",
-                    "rows (\"replicas\" in the JSON). With --profile the layer times are those of replica 0's thread.", "",
+                    "Steps run as the trainers run them: one model replica per thread, each on a",
+                    "share of the batch's rows (\"replicas\" in the JSON); with --profile the",
+                    "layer times are those of replica 0's thread.", "",
                     "Examples:", "  patchwork bench train --config configs/bytelm-nanogpt.json --batch-size 12 --json",
                     "  patchwork bench train --config configs/bytelm-nanogpt.json --profile",
                     "  patchwork bench train --config configs/blt-tiny.json --json"})
