@@ -298,7 +298,7 @@ final class GemmEngine {
                 return;
             }
             t.plan = plan;
-            boolean shareable = sharedAcrossThreads(t.bSeg) && sharedAcrossThreads(t.cSeg);
+            boolean shareable = Parallel.sharedAcrossThreads(t.bSeg) && Parallel.sharedAcrossThreads(t.cSeg);
             int parts = shareable ? Math.min(plan.threads(), Parallel.available()) : 1;
             setGrid(t, parts);
             if (parts == 1) t.run(0, 0, 1);
@@ -320,16 +320,6 @@ final class GemmEngine {
         int boundary = (int) Math.round(work * part / parts / 4); // in panels, nearest to this part's share
         return Math.min(cols, boundary * NR);
     }
-
-    /**
-     * False for a segment of a confined arena, which only its owner thread may touch: such calls run on the calling
-     * thread instead of failing in a worker. The probe is a thread that never runs, so it owns nothing.
-     */
-    static boolean sharedAcrossThreads(MemorySegment s) {
-        return s == null || s.isAccessibleBy(NOT_AN_OWNER);
-    }
-
-    private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
 
     /**
      * Computes tiles {@code [t0, t1)} of the column block {@code [jc, jc+ncb)} on this thread; tile {@code i} is row

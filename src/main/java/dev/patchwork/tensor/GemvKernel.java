@@ -45,7 +45,7 @@ final class GemvKernel {
                 }
             }
         };
-        if (fmas < PARALLEL_MIN_FMAS || !GemmEngine.sharedAcrossThreads(w)) body.run(0, N);
+        if (fmas < PARALLEL_MIN_FMAS || !Parallel.sharedAcrossThreads(w)) body.run(0, N);
         else Parallel.forRange(N, body);
     }
 

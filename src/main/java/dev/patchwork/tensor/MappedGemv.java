@@ -114,7 +114,7 @@ public final class MappedGemv {
                 }
             }
         };
-        if ((long) rows * out * in < PARALLEL_MIN_FMAS || !GemmEngine.sharedAcrossThreads(w.data())) body.run(0, out);
+        if ((long) rows * out * in < PARALLEL_MIN_FMAS || !Parallel.sharedAcrossThreads(w.data())) body.run(0, out);
         else Parallel.forRange(out, body);
     }
 

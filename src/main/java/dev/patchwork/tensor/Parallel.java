@@ -1,5 +1,6 @@
 package dev.patchwork.tensor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
@@ -82,6 +83,16 @@ public final class Parallel {
     public static int available() {
         return INSIDE.get() ? 1 : THREADS;
     }
+
+    /**
+     * False for a segment of a confined arena, which only its owner thread may touch: kernels on such a segment run on
+     * the calling thread instead of failing in a worker. The probe is a thread that never runs, so it owns nothing.
+     */
+    public static boolean sharedAcrossThreads(MemorySegment s) {
+        return s == null || s.isAccessibleBy(NOT_AN_OWNER);
+    }
+
+    private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> {});
 
     /** Start of chunk {@code c} when {@code n} items are split into {@code chunks} near-equal contiguous chunks. */
     public static int chunkStart(int n, int chunks, int c) {

@@ -187,7 +187,7 @@ public final class ParameterBuffer {
         long bytes = data.byteSize();
         int blocks = (int) Math.min(Integer.MAX_VALUE, (bytes + ZERO_BLOCK_BYTES - 1) / ZERO_BLOCK_BYTES);
         // a confined arena's segment is zeroed by its owner alone (the team's threads may not touch it)
-        Parallel.forRange(blocks, GemmEngine.sharedAcrossThreads(data) ? Parallel.available() : 1, (b0, b1) -> {
+        Parallel.forRange(blocks, Parallel.sharedAcrossThreads(data) ? Parallel.available() : 1, (b0, b1) -> {
             long from = b0 * ZERO_BLOCK_BYTES, to = Math.min(bytes, b1 * ZERO_BLOCK_BYTES);
             data.asSlice(from, to - from).fill((byte) 0);
         });

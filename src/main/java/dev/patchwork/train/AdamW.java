@@ -85,7 +85,7 @@ public final class AdamW {
             this.g = grads == null ? null : grads.segment();
             this.views = params == null ? null : params.layout().views();
             this.total = params == null ? 0 : params.layout().parameterCount();
-            this.chunks = total < 16_384 ? 1 : Parallel.threads();
+            this.chunks = total < 16_384 ? 1 : Parallel.available();
             this.stepSize = stepSize;
             this.sqrtBc2 = sqrtBc2;
             this.matrixDecay = matrixDecay;
