@@ -51,7 +51,11 @@ public final class Main implements Runnable {
         Main main = new Main();
         CommandLine cli = new CommandLine(main);
         cli.setExecutionStrategy(parseResult -> {
-            main.applyGlobalOptions();
+            try {
+                main.applyGlobalOptions();
+            } catch (PatchworkException e) { // before any command runs, so outside the execution exception handler
+                return reportFailure(e, cli.getErr());
+            }
             return new CommandLine.RunLast().execute(parseResult);
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> reportFailure(ex, commandLine.getErr()));

@@ -103,6 +103,8 @@ class CliTest {
                 "--data", data.toString(), "--out", tmp.resolve("r8").toString(), "--batch-size", "64"), "needs about");
         Run usage = run("train", "--no-such-flag");
         assertEquals(2, usage.code());
+        // a global switch is checked before any command runs: still one line, not a stack trace
+        assertOneLineError(run("--threads", "0", "info"), "--threads must be >= 1");
     }
 
     @Test
